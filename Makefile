@@ -1,0 +1,80 @@
+# pyldirectord: every target installs what it needs, idempotently.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+UMLDIR := $(CACHE)/uml
+APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server
+SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+
+.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.deps: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -U pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# A strict editable install maps checks/ to pyldirectord.checks through a link tree; it is
+# rebuilt whenever a module is added or removed, so imports always see the real package.
+$(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
+	    --config-settings editable_mode=strict -e . 2>&1 | grep -v -i warning || true
+	touch $@
+
+# Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
+# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB.
+apt: $(CACHE)/.apt
+$(CACHE)/.apt: Makefile
+	mkdir -p $(CACHE)
+	missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+	touch $@
+
+# Debian's User-Mode Linux kernel, unpacked without root beyond apt's download.
+uml: $(UMLDIR)/usr/bin/linux.uml
+$(UMLDIR)/usr/bin/linux.uml:
+	mkdir -p $(CACHE)/deb
+	cd $(CACHE)/deb && rm -f user-mode-linux_*.deb && apt-get download -qq user-mode-linux 2>/dev/null \
+	    || (apt-get update -qq && apt-get download -qq user-mode-linux)
+	dpkg -x $(CACHE)/deb/user-mode-linux_*.deb $(UMLDIR)
+	touch $@
+
+lint: install
+	$(BIN)/ruff check pyldirectord checks tests
+
+# mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
+# exactly as the installed package is (checks/ inside pyldirectord/).
+typecheck: install
+	rm -rf build/mypy && mkdir -p build/mypy
+	cp -rs $(CURDIR)/pyldirectord build/mypy/pyldirectord
+	cp -rs $(CURDIR)/checks build/mypy/pyldirectord/checks
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
+
+unit: install
+	$(PYTEST) -m 'not kernel' tests
+
+test-fast: lint typecheck unit
+
+test-kernel: install apt uml
+	tools/uml-run $(CURDIR)/$(PYTEST) -m kernel tests
+
+test: apt uml install
+	$(MAKE) --no-print-directory test-fast
+	$(MAKE) --no-print-directory test-kernel
+
+demo: install
+	tools/demo
+
+clean:
+	rm -rf build $(VENV) $(CACHE)

@@ -1,0 +1,3 @@
+from pyldirectord.cli import main
+
+raise SystemExit(main())

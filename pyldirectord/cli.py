@@ -1,0 +1,42 @@
+"""argv -> action. The ldirectord-compatible command line lives here; decisions live elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pyldirectord import __version__
+
+VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
+1999-2006 Jacob Rief, Horms and others
+<http://www.vergenet.net/linux/ldirectord/>
+
+pyldirectord comes with ABSOLUTELY NO WARRANTY.
+This is free software, and you are welcome to redistribute it
+under certain conditions. See the GNU General Public Licence for details.
+"""
+
+USAGE_TEXT = """Usage:
+    ldirectord [-d|--debug] [--] [ldirectord.cf]
+    start|stop|restart|try-restart|reload|force-reload|status
+
+    ldirectord [-h|--help|-v|--version]
+
+    pyldirectord --check-config [--json] [ldirectord.cf]
+
+"""
+
+EXIT_USAGE = 255
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-v", "--version"):
+        sys.stdout.write(VERSION_TEXT)
+        return 0
+    sys.stdout.write(USAGE_TEXT)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ldirectord.cf: model, parser and name resolution."""

@@ -1,0 +1,17 @@
+"""Shared fixtures. Kernel tests run only inside the User-Mode Linux sandbox (tools/uml-run)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The kernel suite is selected with `-m kernel` by `make test-kernel`; outside the sandbox
+    # it is deselected by `-m 'not kernel'`. Running it on a host without IPVS is a usage error.
+    if os.environ.get("UML_SANDBOX") == "1":
+        return
+    for item in items:
+        if "kernel" in item.keywords and config.getoption("-m") == "kernel":
+            raise pytest.UsageError("kernel tests run inside the sandbox: use `make test-kernel`")
