@@ -23,7 +23,8 @@ $(VENV)/.deps: pyproject.toml
 # rebuilt whenever a module is added or removed, so imports always see the real package.
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
-	    --config-settings editable_mode=strict -e . 2>&1 | grep -v -i warning || true
+	    --config-settings editable_mode=strict -e . > $(VENV)/install.log 2>&1 \
+	    || { cat $(VENV)/install.log; exit 1; }
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
