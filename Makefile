@@ -51,7 +51,7 @@ $(UMLDIR)/usr/bin/linux.uml:
 	touch $@
 
 lint: install
-	$(BIN)/ruff check pyldirectord checks tests
+	$(BIN)/ruff check pyldirectord checks sandbox tests
 
 # mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
 # exactly as the installed package is (checks/ inside pyldirectord/).
@@ -59,7 +59,9 @@ typecheck: install
 	rm -rf build/mypy && mkdir -p build/mypy
 	cp -rs $(CURDIR)/pyldirectord build/mypy/pyldirectord
 	cp -rs $(CURDIR)/checks build/mypy/pyldirectord/checks
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
+	cp -rs $(CURDIR)/sandbox build/mypy/sandbox
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	    -p pyldirectord -p sandbox
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 unit: install

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+# The lab (sandbox/) is not installed: reach it from the repository root. Appended, not
+# prepended, so that `pyldirectord` still resolves to the installed package (checks/ lives
+# inside it only there).
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
