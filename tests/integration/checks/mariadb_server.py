@@ -51,8 +51,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline: float) 
     raise RuntimeError("mariadbd did not listen within 60 s")
 
 
-@pytest.fixture(scope="session")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+@pytest.fixture(scope="session", name="mariadb")
+def mariadb_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     if not Path(MARIADBD).exists():
         pytest.fail("MariaDB is not installed: run `make apt`")
     base = tmp_path_factory.mktemp("mariadb")
