@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from pyldirectord.checks import connect, external, mysql, ping, simpletcp
+from pyldirectord.checks import connect, dns, external, mysql, nntp, ping, simpletcp, smtp
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
 from pyldirectord.checks.http import HttpChecker
 
@@ -82,6 +82,12 @@ class Checkers:
             return self.http.check
         if service == "mysql":
             return mysql.check
+        if service == "dns":
+            return dns.check
+        if service in ("smtp", "submission"):
+            return smtp.check
+        if service == "nntp":
+            return nntp.check
         if service == "simpletcp" and protocol != "udp":
             return simpletcp.check
         if service == "none":

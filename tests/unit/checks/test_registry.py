@@ -1,7 +1,7 @@
 """The registry: (checktype, service, protocol) -> check function, unsupported reported."""
 
 import pytest
-from pyldirectord.checks import connect, external, mysql, ping, simpletcp
+from pyldirectord.checks import connect, dns, external, mysql, nntp, ping, simpletcp, smtp
 from pyldirectord.checks.base import CheckSpec, Target
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck, always_up, never_up
 
@@ -31,6 +31,11 @@ def test_negotiate_services(checkers: Checkers) -> None:
     assert checkers.lookup("negotiate", "mysql", "tcp") is mysql.check
     assert checkers.lookup("negotiate", "simpletcp", "tcp") is simpletcp.check
     assert checkers.lookup("negotiate", "none", "fwm") is always_up
+    assert checkers.lookup("negotiate", "smtp", "tcp") is smtp.check
+    assert checkers.lookup("negotiate", "submission", "tcp") is smtp.check
+    assert checkers.lookup("negotiate", "nntp", "tcp") is nntp.check
+    assert checkers.lookup("negotiate", "dns", "udp") is dns.check
+    assert checkers.lookup("negotiate", "dns", "tcp") is dns.check
 
 
 @pytest.mark.parametrize(
