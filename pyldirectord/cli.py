@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyldirectord import __version__
+from pyldirectord import __version__, checkconfig
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
 1999-2006 Jacob Rief, Horms and others
@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("-v", "--version"):
         sys.stdout.write(VERSION_TEXT)
         return 0
+    if args and args[0] in ("--check-config", "-t"):
+        code = checkconfig.main(args[1:])
+        if code is not None:
+            return code
     sys.stdout.write(USAGE_TEXT)
     return EXIT_USAGE
 
