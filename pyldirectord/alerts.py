@@ -244,10 +244,12 @@ def parse_smtp(value: str) -> tuple[str, int]:
 
 
 class SmtpTransport:
-    failure_text = "failed to send SMTP email message"
-
-    def __init__(self, host: str, port: int, *, timeout: float, local_hostname: str) -> None:
+    def __init__(
+        self, host: str, port: int, *, timeout: float, local_hostname: str,
+        failure_text: str = "failed to send SMTP email message",
+    ) -> None:  # fmt: skip
         self.host, self.port = host, port
+        self.failure_text = failure_text
         self._timeout = timeout
         self._local_hostname = local_hostname
 
@@ -284,20 +286,23 @@ class SendmailTransport:
 
     async def send(self, sender: str, recipients: tuple[str, ...], data: bytes) -> None:
         # -t: recipients from the headers, as Mail::Send does; -oi: a lone "." is text
-        proc = await asyncio.create_subprocess_exec(
-            self.path, "-t", "-oi", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.path, "-t", "-oi", stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )  # fmt: skip
+        except OSError as err:
+            raise SendError(f"{self.path}: {err.strerror}", retryable=False) from err
         try:
             async with asyncio.timeout(self._timeout):
-                _, err = await proc.communicate(data)
+                _, stderr = await proc.communicate(data)
         except TimeoutError as exc:
             proc.kill()
             await proc.wait()
             raise SendError(f"{self.path} timed out", retryable=True) from exc
         if proc.returncode != 0:
-            reason = err.decode(errors="replace").strip() or f"exit status {proc.returncode}"
+            reason = stderr.decode(errors="replace").strip() or f"exit status {proc.returncode}"
             raise SendError(reason, retryable=proc.returncode == self._EX_TEMPFAIL)
 
 
@@ -426,7 +431,12 @@ class Mailer:
         timeout = self._delivery.timeout
         if route.smtp is None and os.access(self._sendmail, os.X_OK):
             return SendmailTransport(self._sendmail, timeout=timeout)
-        host, port = parse_smtp(route.smtp or "localhost")
+        if route.smtp is None:  # standing in for Mail::Send: its failure text
+            return SmtpTransport(
+                "localhost", SMTP_PORT, timeout=timeout, local_hostname=self.policy.hostname,
+                failure_text=SendmailTransport.failure_text,
+            )  # fmt: skip
+        host, port = parse_smtp(route.smtp)
         return SmtpTransport(host, port, timeout=timeout, local_hostname=self.policy.hostname)
 
     async def deliver(self, message: Message) -> bool:

@@ -318,6 +318,11 @@ async def test_sendmail_failures(tmp_path: Path) -> None:
     m = mailer(Globals(), log, sendmail=fake_sendmail(tmp_path, code=1))
     assert not await m.deliver(msg)
     assert out.getvalue().splitlines()[1].endswith("(attempts: 1)")
+    (tmp_path / "sendmail").write_text("#!/nonexistent/interpreter\n")  # cannot even start
+    log, out = make_log()
+    m = mailer(Globals(), log, sendmail=str(tmp_path / "sendmail"))
+    assert not await m.deliver(msg)
+    assert out.getvalue().splitlines()[0] == "failed to send email message"
 
 
 def test_transport_choice(tmp_path: Path) -> None:
@@ -330,6 +335,7 @@ def test_transport_choice(tmp_path: Path) -> None:
     fallback = m.transport(Route(None, ("a@example.com",)))
     assert isinstance(fallback, SmtpTransport)
     assert (fallback.host, fallback.port) == ("localhost", 25)
+    assert fallback.failure_text == "failed to send email message"  # Mail::Send's words
     for value, expected in [("mail.example.com", ("mail.example.com", 25)),
                             ("mail:2525", ("mail", 2525)), ("[::1]:2525", ("::1", 2525))]:
         t = m.transport(Route(value, ("a@example.com",)))
