@@ -394,11 +394,11 @@ class Mailer:
 
     async def _run_timer(self) -> None:
         while True:
-            now = self._clock()
-            for alert in self.policy.repeats_due(now, self.status):
-                self._log.log(f"emailalert: {alert.log_subject}")
-            for message in self.policy.due(now):
-                self._enqueue(message)
+            try:
+                self._tick(self._clock())
+            except Exception as err:  # a bug here must not end alerting for good
+                self._log.log(f"emailalert: unexpected error: {err!r}")
+                await asyncio.sleep(1.0)
             deadline = self.policy.next_deadline()
             self._wake.clear()
             delay = None if deadline is None else max(0.0, deadline - self._clock())
@@ -407,6 +407,12 @@ class Mailer:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _tick(self, now: float) -> None:
+        for alert in self.policy.repeats_due(now, self.status):
+            self._log.log(f"emailalert: {alert.log_subject}")
+        for message in self.policy.due(now):
+            self._enqueue(message)
 
     def _enqueue(self, message: Message) -> None:
         try:

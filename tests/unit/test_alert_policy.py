@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pyldirectord.alerts import AlertPolicy, Message, Route, render, split_recipients
 from pyldirectord.config.model import Config, DaemonStatus, Globals, Virtual
 from pyldirectord.events import EventKind, RealEvent
@@ -207,3 +210,47 @@ def test_reload_rebinds_repeats_by_virtual_id_and_ends_those_of_removed_virtuals
     assert p.next_deadline() == 100.0
     p.reconfigure(Config("x.cf", G, (VIP,)))  # the global default: no repeats
     assert p.repeat_keys() == []
+
+
+VIRTUALS = (
+    VIP,
+    replace(VIP, host="192.0.2.2", servicename="b"),
+    replace(VIP, host="192.0.2.3", emailalert="other@example.com"),
+    replace(VIP, host="192.0.2.4", emailalertstatus=frozenset({"stopping"})),
+)
+KINDS: tuple[EventKind, ...] = ("added", "deleted", "quiescent", "purged-start")
+
+
+def mailed_lines(messages: list[Message]) -> list[tuple[Route, str]]:
+    return [
+        (m.route, line.removeprefix("Log-Message: "))
+        for m in messages
+        for line in m.body.splitlines()
+        if line.startswith("Log-Message: ")
+    ]
+
+
+STEP = st.tuples(st.sampled_from(KINDS), st.integers(0, 3), st.integers(0, 3), st.floats(0, 2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(STEP, max_size=30))
+def test_every_accepted_alert_is_mailed_once_in_order_within_its_window(
+    steps: list[tuple[EventKind, int, int, float]],
+) -> None:
+    p = policy()
+    now = 0.0
+    accepted: list[tuple[Route, str]] = []
+    mailed: list[tuple[Route, str]] = []
+    for kind, v, host, dt in steps:
+        now += dt
+        mailed += mailed_lines(p.due(now))
+        alert = p.event(ev(kind, f"10.0.0.{host}", VIRTUALS[v]), "running", now)
+        if alert is not None:
+            accepted.append((alert.route, alert.subject))
+            deadline = p.next_deadline()
+            assert deadline is not None and deadline <= now + 1.0  # never later than 1 s
+    mailed += mailed_lines(p.drain())
+    for route in {route for route, _ in accepted + mailed}:
+        assert [s for r, s in mailed if r == route] == [s for r, s in accepted if r == route]
+    assert p.drain() == [] and p.next_deadline() is None
