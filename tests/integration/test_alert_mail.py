@@ -110,7 +110,8 @@ def mailer(globals_: Globals, log: Log, **kw: Any) -> Mailer:
 
 
 def ev(kind: EventKind, host: str = "10.0.0.1", virtual: Virtual = VIP) -> RealEvent:
-    return RealEvent(kind, virtual, host, 80, 0, time.monotonic())
+    weight = 1 if kind == "added" else 0
+    return RealEvent(kind, virtual, host, 80, weight, time.monotonic())
 
 
 async def wait_for(event: asyncio.Event) -> float:
@@ -340,3 +341,27 @@ def test_transport_choice(tmp_path: Path) -> None:
                             ("mail:2525", ("mail", 2525)), ("[::1]:2525", ("::1", 2525))]:
         t = m.transport(Route(value, ("a@example.com",)))
         assert isinstance(t, SmtpTransport) and (t.host, t.port) == expected
+
+
+async def test_repeats_arrive_every_emailalertfreq_until_the_real_is_back(smtpd: Server) -> None:
+    log, out = make_log()
+    g = Globals(emailalert="ops@example.com", smtp=f"127.0.0.1:{smtpd.port}", emailalertfreq=1)
+    m = mailer(g, log, window=0.1)
+    m.start()
+    m.set_status("running")
+    m.notify(ev("deleted"))
+    async with asyncio.timeout(30):
+        while len(smtpd.handler.received) < 3:
+            await asyncio.sleep(0.05)
+    m.notify(ev("added"))
+    await asyncio.sleep(1.5)  # one more period: no further repeat may come
+    await m.close(timeout=5)
+    subjects = [r.content.split("\n")[2] for r in smtpd.handler.received]
+    inaccessible = "Subject: [web] Inaccessible real server: 10.0.0.1:80 (192.0.2.1:80)"
+    added = "Subject: [web] Added real server: 10.0.0.1:80 (192.0.2.1:80) (Weight set to 1)"
+    assert subjects[0] == "Subject: [web] Deleted real server: 10.0.0.1:80 (192.0.2.1:80)"
+    # a repeat may race with the Added event; after Added, none may follow
+    assert subjects[-1] == added and added not in subjects[:-1]
+    assert set(subjects[1:-1]) == {inaccessible} and len(subjects) >= 4
+    repeats = out.getvalue().count("emailalert: Inaccessible real server: 10.0.0.1:80")
+    assert repeats == len(subjects) - 2
