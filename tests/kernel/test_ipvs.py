@@ -291,11 +291,12 @@ async def test_races_are_retried_from_a_fresh_read(ipvs: Ipvs) -> None:
 
 
 async def test_kernel_keeps_a_foreign_gate_real_port_and_we_read_it_as_is(ipvs: Ipvs) -> None:
-    # Over netlink nothing forces the port: a table read must show what the kernel holds, and
-    # a diff against the normalised table we want repairs it.
+    # Over netlink the kernel does not force a gate real's port (ipvsadm does): a table read
+    # must show what the kernel holds, and a diff against the table we want repairs it.
     raw = real("10.0.1.1", 8080)
     await ipvs.apply([AddService(Service(WEB)), AddDest(WEB, raw)])
     held = read_with_ipvsadm()
+    assert list(held.reals(WEB)) == [raw.key]
     assert_same(await ipvs.read_table(), held)
     desired = IpvsTable.of([(Service(WEB), [raw])])
     await ipvs.converge(desired, {WEB})
