@@ -82,7 +82,7 @@ bench-ipvs: install apt uml
 	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/ipvs_bench.py \
 	    --out $(CURDIR)/bench/RESULTS-ipvs.md $(BENCH_IPVS_ARGS)
 
-demo: install
+demo: install apt uml
 	tools/demo
 
 clean:
