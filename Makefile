@@ -9,7 +9,7 @@ APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean
+.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean bench-checks
 
 install: $(VENV)/.installed
 
@@ -50,7 +50,7 @@ $(UMLDIR)/usr/bin/linux.uml:
 	touch $@
 
 lint: install
-	$(BIN)/ruff check pyldirectord checks tests
+	$(BIN)/ruff check pyldirectord checks tests bench
 
 # mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
 # exactly as the installed package is (checks/ inside pyldirectord/).
@@ -59,7 +59,7 @@ typecheck: install
 	cp -rs $(CURDIR)/pyldirectord build/mypy/pyldirectord
 	cp -rs $(CURDIR)/checks build/mypy/pyldirectord/checks
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests $(CURDIR)/bench
 
 unit: install
 	$(PYTEST) -m 'not kernel' tests
@@ -72,6 +72,10 @@ test-kernel: install apt uml
 test: apt uml install
 	$(MAKE) --no-print-directory test-fast
 	$(MAKE) --no-print-directory test-kernel
+
+# The check engine alone against N loopback servers (not part of `make test`).
+bench-checks: install
+	$(BIN)/python bench/bench_checks.py --reals 1000 10000
 
 demo: install
 	tools/demo

@@ -80,6 +80,7 @@ class HttpChecker:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
+                cookie_jar=aiohttp.DummyCookieJar(),  # like LWP without a jar: no state kept
                 auto_decompress=False,  # receive runs over the raw body, as the reference's
                 skip_auto_headers=("Accept-Encoding",),
                 headers={"User-Agent": USER_AGENT},
