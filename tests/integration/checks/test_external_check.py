@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from pathlib import Path
 
@@ -104,3 +106,20 @@ async def test_external_perl_runs_perl_with_the_arguments(tmp_path: Path) -> Non
         down = await external.check_perl(TARGET, spec(str(bad)))
     assert (up.ok, up.reason) == (True, "exit status 0")
     assert (down.ok, down.reason) == (False, "exit status 255")
+
+
+async def test_cancelled_check_kills_its_process_group(tmp_path: Path) -> None:
+    """The scheduler may cancel a check (shutdown, reload): its processes must not survive."""
+    pids = tmp_path / "pids"
+    body = f"trap '' TERM\nsleep 30 &\necho $$ $! > {pids}\nwait\n"
+    async with no_leaks():
+        task = asyncio.create_task(external.check(TARGET, spec(script(tmp_path, body), 10)))
+        for _ in range(100):  # until the script has started its child (5 s at most)
+            if pids.exists() and pids.read_text().strip():
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    leader, _ = (int(pid) for pid in pids.read_text().split())
+    assert group_members(leader) == []

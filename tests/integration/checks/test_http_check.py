@@ -286,3 +286,54 @@ async def test_tls_handshake_failure(server: tuple[Seen, int], http: HttpChecker
         result = await http.check(Target("127.0.0.1", port), spec(service="https"))
     assert not result.ok
     assert result.reason.startswith(f"500 Can't connect to 127.0.0.1:{port} (TLS handshake failed")
+
+
+@pytest.fixture
+async def server6() -> AsyncIterator[tuple[Seen, int]]:
+    seen = Seen()
+    runner = web.AppRunner(make_app(seen), shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "::1", 0)
+    await site.start()
+    yield seen, int(runner.addresses[0][1])
+    await runner.cleanup()
+
+
+async def test_ipv6_real_host_header_bracketed(
+    server6: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = server6
+    async with no_leaks():
+        result = await http.check(Target("::1", port), spec(request="/ok", receive="alive"))
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.requests == [("GET", "/ok", "[::1]")]
+
+
+async def test_per_real_absolute_url_overrides_the_real(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = server
+    # The real's own port is closed: the check goes where the real= line's URL says.
+    real = Target("127.0.0.1", free_port())
+    url_spec = spec(request=f"/http://127.0.0.1:{port}/ok", per_real_request=True)
+    result = await http.check(real, url_spec)
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.requests == [("GET", "/ok", "127.0.0.1")]  # Host: the real IP, as the reference
+
+
+async def test_many_concurrent_checks_leave_nothing_behind(
+    server: tuple[Seen, int], blackhole: int, http: HttpChecker
+) -> None:
+    _, port = server
+    refused = free_port()
+    targets = [Target("127.0.0.1", p) for p in (port, refused, blackhole) for _ in range(60)]
+    async with no_leaks():
+        results = await asyncio.gather(
+            *(http.check(target, spec(request="/ok", timeout=0.5)) for target in targets)
+        )
+    reasons = sorted({result.reason for result in results})
+    assert reasons == [
+        "200 OK",
+        f"500 Can't connect to 127.0.0.1:{refused} (Connection refused)",
+        "timeout after 0.5s",
+    ]
