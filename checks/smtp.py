@@ -8,7 +8,7 @@ from __future__ import annotations
 import aiosmtplib
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
 
-HELO_NAME = "localhost"
+HELO_NAME = "localhost.localdomain"  # Net::SMTP's default Hello
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
