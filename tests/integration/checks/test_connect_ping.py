@@ -72,9 +72,9 @@ def ip(*args: str) -> None:
 
 @pytest.fixture
 def netns_unreachable() -> Iterator[str]:
-    """A fresh netns with a veth pair: 10.99.0.1 on one end, nothing on the other.
+    """A fresh netns with a veth pair: 10.99.0.1 and fd00:99::1 on one end, nothing on the other.
 
-    Pings to 10.99.0.2 go out of the veth and nobody answers (not even ARP). Only addresses
+    Pings to .2 go out of the veth and nobody answers (not even ARP or ND). Only addresses
     inside the namespace this test made are ever targeted; the host's network is untouched.
     """
     if os.geteuid() != 0:
@@ -84,6 +84,7 @@ def netns_unreachable() -> Iterator[str]:
         ip("-n", NETNS, "link", "set", "lo", "up")
         ip("-n", NETNS, "link", "add", "probe0", "type", "veth", "peer", "name", "silent0")
         ip("-n", NETNS, "addr", "add", "10.99.0.1/24", "dev", "probe0")
+        ip("-n", NETNS, "addr", "add", "fd00:99::1/64", "dev", "probe0", "nodad")
         ip("-n", NETNS, "link", "set", "probe0", "up")
         ip("-n", NETNS, "link", "set", "silent0", "up")
         yield NETNS
@@ -100,12 +101,13 @@ def run_in_netns(netns: str, code: str) -> str:
     return done.stdout.strip()
 
 
-def test_ping_unreachable_is_down_within_the_timeout(netns_unreachable: str) -> None:
+@pytest.mark.parametrize("address", ["10.99.0.2", "fd00:99::2"])
+def test_ping_unreachable_is_down_within_the_timeout(netns_unreachable: str, address: str) -> None:
     code = (
         "from pyldirectord.checks import ping\n"
         "from pyldirectord.checks.base import CheckSpec, Target\n"
         "spec = CheckSpec(timeout=0.5, checkcount=2)\n"
-        "r = asyncio.run(ping.check(Target('10.99.0.2', 0), spec))\n"
+        f"r = asyncio.run(ping.check(Target('{address}', 0), spec))\n"
         "print(r.ok, round(r.elapsed, 1), r.reason, sep='|')\n"
     )
     ok, elapsed, reason = run_in_netns(netns_unreachable, code).split("|")

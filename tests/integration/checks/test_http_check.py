@@ -337,3 +337,14 @@ async def test_many_concurrent_checks_leave_nothing_behind(
         f"500 Can't connect to 127.0.0.1:{refused} (Connection refused)",
         "timeout after 0.5s",
     ]
+
+
+async def test_http_proxy_sends_the_absolute_url_through_the_real(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    """The real is the proxy: it receives the absolute URL (nothing else is contacted)."""
+    seen, port = server
+    proxy_spec = spec(service="http_proxy", request="/http://www.example.test/ok")
+    result = await http.check(Target("127.0.0.1", port), proxy_spec)
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.requests == [("GET", "/ok", "www.example.test")]
