@@ -111,7 +111,7 @@ async def measure(kind: str, reals: int, rounds: int, concurrency: int) -> Figur
     targets = [Target(address, port) for address, port in endpoints(reals)]
     async with HttpChecker() as http:
         check = connect.check if kind == "connect" else http.check
-        spec = CheckSpec(checktype=kind, service="http", timeout=10.0, receive="alive")
+        spec = CheckSpec(kind, "http", checktimeout=10.0, negotiatetimeout=10.0, receive="alive")
         await run_round(check, targets[: min(reals, 200)], spec, concurrency)  # warm up
         cpu0, wall0, failures = time.process_time(), time.perf_counter(), 0
         for _ in range(rounds):

@@ -92,7 +92,7 @@ class HttpChecker:
             self._session = None
 
     async def check(self, target: Target, spec: CheckSpec) -> CheckResult:
-        return await bounded(spec.timeout, lambda: self._negotiate(target, spec))
+        return await bounded(spec.negotiatetimeout, lambda: self._negotiate(target, spec))
 
     def _ssl(self, spec: CheckSpec) -> ssl.SSLContext | bool:
         if not spec.verify_tls:

@@ -38,27 +38,27 @@ def closed_port() -> int:
 
 async def test_connect_up_v4_and_v6(listener: int, listener6: int) -> None:
     async with no_leaks():
-        up = await connect.check(Target("127.0.0.1", listener), CheckSpec(timeout=2))
-        up6 = await connect.check(Target("::1", listener6), CheckSpec(timeout=2))
+        up = await connect.check(Target("127.0.0.1", listener), CheckSpec(checktimeout=2))
+        up6 = await connect.check(Target("::1", listener6), CheckSpec(checktimeout=2))
     assert (up.ok, up.reason) == (True, "connected")
     assert (up6.ok, up6.reason) == (True, "connected")
 
 
 async def test_connect_refused() -> None:
     async with no_leaks():
-        result = await connect.check(Target("127.0.0.1", closed_port()), CheckSpec(timeout=2))
+        result = await connect.check(Target("127.0.0.1", closed_port()), CheckSpec(checktimeout=2))
     assert (result.ok, result.reason) == (False, "Connection refused")
 
 
 async def test_connect_without_a_check_port_fails() -> None:
-    result = await connect.check(Target("127.0.0.1", 0), CheckSpec(timeout=2))
+    result = await connect.check(Target("127.0.0.1", 0), CheckSpec(checktimeout=2))
     assert (result.ok, result.reason) == (False, "no check port")
 
 
 async def test_ping_loopback_v4_and_v6() -> None:
     async with no_leaks():
-        up = await ping.check(Target("127.0.0.1", 0), CheckSpec(timeout=1))
-        up6 = await ping.check(Target("::1", 0), CheckSpec(timeout=1))
+        up = await ping.check(Target("127.0.0.1", 0), CheckSpec(checktimeout=1))
+        up6 = await ping.check(Target("::1", 0), CheckSpec(checktimeout=1))
     assert up.ok and up.reason.startswith("echo reply in ")
     assert up6.ok and up6.reason.startswith("echo reply in ")
 
@@ -106,7 +106,7 @@ def test_ping_unreachable_is_down_within_the_timeout(netns_unreachable: str, add
     code = (
         "from pyldirectord.checks import ping\n"
         "from pyldirectord.checks.base import CheckSpec, Target\n"
-        "spec = CheckSpec(timeout=0.5, checkcount=2)\n"
+        "spec = CheckSpec(checktimeout=0.5, checkcount=2)\n"
         f"r = asyncio.run(ping.check(Target('{address}', 0), spec))\n"
         "print(r.ok, round(r.elapsed, 1), r.reason, sep='|')\n"
     )

@@ -22,7 +22,9 @@ def script(tmp_path: Path, body: str, name: str = "check.sh") -> str:
 
 
 def spec(command: str, timeout: float = 2.0) -> CheckSpec:
-    return CheckSpec(checktype="external", checkcommand=command, timeout=timeout, kill_grace=0.3)
+    return CheckSpec(
+        checktype="external", checkcommand=command, checktimeout=timeout, kill_grace=0.3
+    )
 
 
 def group_members(pgid: int) -> list[int]:

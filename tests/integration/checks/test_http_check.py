@@ -113,7 +113,7 @@ async def http() -> AsyncIterator[HttpChecker]:
 
 
 def spec(**kwargs: object) -> CheckSpec:
-    values: dict[str, object] = {"service": "http", "timeout": 2.0, **kwargs}
+    values: dict[str, object] = {"service": "http", "negotiatetimeout": 2.0, **kwargs}
     return CheckSpec(**values)  # type: ignore[arg-type]
 
 
@@ -208,7 +208,7 @@ def blackhole() -> Iterator[int]:
 
 async def test_blackhole_times_out(blackhole: int, http: HttpChecker) -> None:
     async with no_leaks():
-        result = await http.check(Target("127.0.0.1", blackhole), spec(timeout=0.5))
+        result = await http.check(Target("127.0.0.1", blackhole), spec(negotiatetimeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
     assert 0.5 <= result.elapsed < 4.0  # generous: only catches a missing bound
 
@@ -218,7 +218,9 @@ async def test_slow_body_trickling_past_the_timeout(
 ) -> None:
     _, port = server
     async with no_leaks():
-        result = await http.check(Target("127.0.0.1", port), spec(request="/slow", timeout=0.6))
+        result = await http.check(
+            Target("127.0.0.1", port), spec(request="/slow", negotiatetimeout=0.6)
+        )
     assert (result.ok, result.reason) == (False, "timeout after 0.6s")
     assert result.elapsed < 4.0  # generous: only catches a missing bound (loaded CI)
 
@@ -329,7 +331,7 @@ async def test_many_concurrent_checks_leave_nothing_behind(
     targets = [Target("127.0.0.1", p) for p in (port, refused, blackhole) for _ in range(60)]
     async with no_leaks():
         results = await asyncio.gather(
-            *(http.check(target, spec(request="/ok", timeout=0.5)) for target in targets)
+            *(http.check(target, spec(request="/ok", negotiatetimeout=0.5)) for target in targets)
         )
     reasons = sorted({result.reason for result in results})
     assert reasons == [
