@@ -184,7 +184,13 @@ def failure_reason(url: str, err: aiohttp.ClientError) -> str:
         return f"500 Can't connect to {_netloc(url)} ({os_error_reason(err.os_error)})"
     if isinstance(err, aiohttp.ServerDisconnectedError):
         return "500 Server closed connection without sending any data back"
-    return f"500 {type(err).__name__}: {err}"
+    if isinstance(err, aiohttp.ClientOSError):
+        return f"500 {os_error_reason(err)}"
+    if isinstance(err, aiohttp.ClientResponseError):
+        # aiohttp's parser message spans lines and quotes the bytes: its first line says it.
+        first_line = err.message.splitlines()[0].rstrip(":") if err.message else "unparsable"
+        return f"500 invalid HTTP response ({first_line[:80]})"
+    return f"500 {type(err).__name__}: {str(err)[:200]}"
 
 
 def _netloc(url: str) -> str:

@@ -350,3 +350,36 @@ async def test_http_proxy_sends_the_absolute_url_through_the_real(
     result = await http.check(Target("127.0.0.1", port), proxy_spec)
     assert (result.ok, result.reason) == (True, "200 OK")
     assert seen.requests == [("GET", "/ok", "www.example.test")]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[tuple[list[bytes], int]]:
+    """Reads the request head, answers with the next scripted bytes, closes."""
+    replies: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(replies.pop(0))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield replies, server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_garbage_and_silent_close(
+    raw_server: tuple[list[bytes], int], http: HttpChecker
+) -> None:
+    replies, port = raw_server
+    replies.extend([b"\x05\x00garbage\r\n\r\n", b""])
+    target = Target("127.0.0.1", port)
+    async with no_leaks():
+        garbage = await http.check(target, spec())
+        silent = await http.check(target, spec())
+    assert (garbage.ok, garbage.reason) == (False, "500 invalid HTTP response (Bad status line)")
+    assert (silent.ok, silent.reason) == (
+        False,
+        "500 Server closed connection without sending any data back",
+    )
