@@ -61,8 +61,10 @@ typecheck: install
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests $(CURDIR)/bench
 
+# Each worktree keeps its own pytest temp root: the shared /tmp/pytest-of-<user> is pruned
+# by any concurrent run, deleting the live temp dirs (a MariaDB datadir) of another.
 unit: install
-	$(PYTEST) -m 'not kernel' tests
+	$(PYTEST) --basetemp=$(CURDIR)/build/pytest-tmp -m 'not kernel' tests
 
 test-fast: lint typecheck unit
 

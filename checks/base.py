@@ -89,6 +89,9 @@ class CheckSpec:
 
 CheckFn = Callable[[Target, CheckSpec], Awaitable[CheckResult]]
 
+# What a check's I/O concludes, before ``bounded`` adds the elapsed time: (up?, reason).
+Outcome = tuple[bool, str]
+
 
 def bracket(ip: str) -> str:
     return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
@@ -119,9 +122,6 @@ def os_error_reason(err: OSError) -> str:
     if err.errno:
         return os.strerror(err.errno)
     return err.strerror or str(err) or type(err).__name__
-
-
-Outcome = tuple[bool, str]
 
 
 async def bounded(timeout: float, attempt: Callable[[], Awaitable[Outcome]]) -> CheckResult:
