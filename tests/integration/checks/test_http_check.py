@@ -266,15 +266,16 @@ async def test_https_verification_is_opt_in(tls_server: tuple[Seen, int], ca: tr
     _, port = tls_server
     target = Target("127.0.0.1", port)
     verify = spec(service="https", request="/ok", virtualhost="www.example.test", verify_tls=True)
-    async with HttpChecker() as untrusting:
-        refused = await untrusting.check(target, verify)
     trusting_context = ssl.create_default_context()
     ca.configure_trust(trusting_context)
-    async with HttpChecker(verify_context=trusting_context) as trusting:
-        accepted = await trusting.check(target, verify)
-        wrong_name = await trusting.check(
-            target, spec(service="https", virtualhost="other.test", verify_tls=True)
-        )
+    async with no_leaks():  # the sessions too: nothing of theirs survives close()
+        async with HttpChecker() as untrusting:
+            refused = await untrusting.check(target, verify)
+        async with HttpChecker(verify_context=trusting_context) as trusting:
+            accepted = await trusting.check(target, verify)
+            wrong_name = await trusting.check(
+                target, spec(service="https", virtualhost="other.test", verify_tls=True)
+            )
     assert not refused.ok
     assert refused.reason.startswith(f"500 Can't connect to 127.0.0.1:{port} (certificate verify")
     assert (accepted.ok, accepted.reason) == (True, "200 OK")
