@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -118,3 +119,24 @@ def test_ping_unreachable_is_down_within_the_timeout(netns_unreachable: str, add
 
 def test_the_netns_is_cleaned_up() -> None:
     assert NETNS not in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A listener that never accepts, its backlog filled: the kernel drops further SYNs."""
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(socket.socket())
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        for _ in range(4):
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        yield port
+
+
+async def test_connect_to_a_blackhole_times_out(full_backlog: int) -> None:
+    async with no_leaks():
+        result = await connect.check(Target("127.0.0.1", full_backlog), CheckSpec(checktimeout=0.5))
+    assert (result.ok, result.reason) == (False, "timeout after 0.5s")
