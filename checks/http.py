@@ -116,7 +116,7 @@ class HttpChecker:
                 return judge(status, reason, body, spec)
             if hop == MAX_REDIRECTS:
                 return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
-            # LWP does not carry the explicit Host header over a redirect; nor do we SNI.
+            # LWP drops the explicit Host header on a redirect; the virtualhost SNI goes too.
             url, headers, sni = urljoin(url, location), {}, None
         raise AssertionError("unreachable: the loop returns on its last hop")
 
