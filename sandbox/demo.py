@@ -80,7 +80,7 @@ def main(shell: bool) -> int:
         topology.start_server(real)
         print(f"{real.name}: http://{real.address}/ answers '{real.name}'", flush=True)
     mailbox = RUN / "mail"
-    smtp = Controller(Mailbox(str(mailbox)), hostname="127.0.0.1", port=25)
+    smtp = Controller(Mailbox(mailbox), hostname="127.0.0.1", port=25)
     smtp.start()
     try:
         if shell:
