@@ -1,0 +1,32 @@
+"""Texts heartbeat, the OCF agent and operators read: the reference's config error line."""
+
+from __future__ import annotations
+
+from pyldirectord.config.errors import ConfigError
+from pyldirectord.lifecycle import config_error_text, finish
+
+
+def test_config_error_text_with_line() -> None:
+    error = ConfigError("/etc/ha.d/ldirectord.cf", 7, "duplicate virtual server")
+    assert config_error_text(error, 123) == (
+        "Error [123] reading file /etc/ha.d/ldirectord.cf at line 7: duplicate virtual server\n"
+    )
+
+
+def test_config_error_text_chomps_one_newline_only() -> None:
+    error = ConfigError("a.cf", 2, "Unknown command foo\n \n")
+    expected = "Error [9] reading file a.cf at line 2: Unknown command foo\n \n"
+    assert config_error_text(error, 9) == expected
+
+
+def test_config_error_without_line() -> None:
+    assert config_error_text(ConfigError("a.cf", 0, "no virtual"), 9) == "Error [9]: no virtual\n"
+
+
+def test_exit_logging_like_ld_exit() -> None:
+    lines: list[str] = []
+    assert finish(lines.append, False, 0, "quiet") == 0
+    assert finish(lines.append, True, 0, "with -d") == 0
+    assert finish(lines.append, False, 2, "config_error: Configuration Error") == 2
+    assert lines == ["Exiting with exit_status 0: with -d",
+                     "Exiting with exit_status 2: config_error: Configuration Error"]  # fmt: skip
