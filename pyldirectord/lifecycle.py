@@ -73,9 +73,11 @@ class Director(Protocol):
     """The daemon body. ``run`` blocks until a stop was requested and the table cleaned up.
 
     ``request_reload`` and ``request_stop`` are called from Python signal handlers (main thread,
-    between bytecodes): they must only note the request and wake ``run`` (for asyncio,
-    ``loop.call_soon_threadsafe``). The lifecycle logs ``Reloading Linux Director Daemon config
-    on signal`` and ``... terminated on signal: <SIG>`` itself; the director does not.
+    between bytecodes, possibly in the middle of a log call): they must only note the request
+    and wake ``run`` (for asyncio, ``loop.call_soon_threadsafe``), never log or take a lock.
+    The director logs ``Reloading Linux Director Daemon config on signal`` when it processes a
+    reload; the lifecycle logs ``Linux Director Daemon terminated on signal: <SIG>`` after
+    ``run`` returns.
     """
 
     def run(self) -> None: ...
@@ -251,7 +253,8 @@ def action_status(session: Session) -> int:
     state = pidfile.probe(session.pid_path)
     env = session.env
     if isinstance(state, pidfile.Running):
-        line = f"ldirectord for {session.config_path} is running with pid: {state.pid}"
+        pid = "unknown" if state.pid is None else state.pid
+        line = f"ldirectord for {session.config_path} is running with pid: {pid}"
         _write(env.err, line + "\n")
         _write(env.out, status_table(session, state.pid))
         session.sub_instances.run("status")
@@ -345,7 +348,7 @@ def run_foreground(session: Session) -> int:
         _write(session.env.err, message + "\n")
         return session.finish(EXIT_FAILURE, message)
     instance.write_pid(os.getpid())
-    router = SignalRouter(session.log)
+    router = SignalRouter()
     router.install()
     try:
         return serve(session, router, foreground=True)
@@ -382,7 +385,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         pid_lock.release(unlink=True)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
-    router = SignalRouter(session.log)
+    router = SignalRouter()
     router.install()
     pid_lock.write_pid(os.getpid())
     notifier.ready()
@@ -396,12 +399,15 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
 # --- serving ---------------------------------------------------------------------------------
 
 
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    pass
+
+
 class SignalRouter:
     """Routes TERM/INT/QUIT and HUP to the director; installed before the daemon reports
     ready, so a `stop` issued right after `start` is never lost to a default signal action."""
 
-    def __init__(self, log: Log) -> None:
-        self.log = log
+    def __init__(self) -> None:
         self.director: Director | None = None
         self.signame: str | None = None  # the stop signal, once one arrived
         self.reload_pending = False
@@ -419,8 +425,10 @@ class SignalRouter:
             director.request_reload()
 
     def detach(self) -> None:
+        # A late signal must not interrupt the cleanup. A Python handler, unlike SIG_IGN, is
+        # reset by exec, so the commands the cleanup runs still get default dispositions.
         for signum in (*STOP_SIGNALS, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # no late signal may interrupt the cleanup
+            signal.signal(signum, _ignore_signal)
         self.director = None
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -429,7 +437,6 @@ class SignalRouter:
             self.director.request_stop(self.signame)
 
     def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
-        self.log("Reloading Linux Director Daemon config on signal")
         self.reload_pending = True
         if self.director is not None:
             self.director.request_reload()

@@ -84,6 +84,7 @@ class SignalWaitingDirector:
         while not self.stopped.wait(0.05) and time.monotonic() < deadline:
             if self.reloads != seen:
                 seen = self.reloads
+                self.context.log("Reloading Linux Director Daemon config on signal")
                 self._publish()
                 _record("reloaded")
         _record("stopped")

@@ -237,3 +237,23 @@ def test_stock_ocf_agent_drives_the_cli(rig: Rig) -> None:
     assert agent("stop") == 0
     assert agent("monitor") == 7
     assert agent("stop") == 0
+
+
+def test_heartbeat_resource_d_link(rig: Rig) -> None:
+    """contrib/heartbeat: /etc/ha.d/resource.d/ldirectord as a link to pyldirectord."""
+    resource_d = rig.root / "resource.d"
+    resource_d.mkdir()
+    link = resource_d / "ldirectord"
+    link.symlink_to(BINARY)
+    config = rig.config("lvs.cf")
+
+    def run(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(link), config, action], env=rig.environ(),
+                              capture_output=True, text=True, timeout=90)  # fmt: skip
+
+    assert run("start").returncode == 0
+    rig.daemon_pid("lvs.cf")
+    status = run("status")
+    assert "running" in status.stdout + status.stderr
+    assert run("stop").returncode == 0
+    assert "stopped" in run("status").stdout
