@@ -14,6 +14,7 @@ Deliberate differences from the reference (docs/compatibility.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -460,6 +461,8 @@ def serve(session: Session, router: SignalRouter, *, foreground: bool) -> int:
     finally:
         router.detach()
         session.sub_instances.run("stop")
+        with contextlib.suppress(FileNotFoundError):  # `status` must not show a dead table
+            os.unlink(session.state_path)
     if router.signame is None:
         return session.finish(EXIT_OK, 'Reached end of "main"')
     message = f"Linux Director Daemon terminated on signal: {router.signame}"

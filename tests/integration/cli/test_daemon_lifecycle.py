@@ -59,6 +59,7 @@ def test_start_status_reload_stop(rig: Rig) -> None:
     assert not rig.pid_file("lvs.cf").exists()
     assert rig.event_lines()[-2:] == [f"{pid} stop TERM", f"{pid} stopped"]
     assert rig.run(config, "status").returncode == 3
+    assert not (rig.rundir / "pyldirectord.lvs.cf.json").exists()
 
     log = rig.log.read_text()
     for line in (f"Invoking ldirectord invoked as: {BINARY} {config} start ",
@@ -188,7 +189,7 @@ def test_execute_sub_instances_follow_the_main_one(rig: Rig) -> None:
     sub = rig.config("sub.cf")
     main = rig.config("main.cf", f"execute={sub}\n")
     main_pid = start_daemon(rig, main)
-    wait_until(lambda: rig.pid_file("sub.cf").exists(), "sub-instance started")
+    wait_until(lambda: rig.run(sub, "status").returncode == 0, "sub-instance started")
     sub_pid = rig.daemon_pid("sub.cf")
     status = rig.run(main, "status")
     assert status.returncode == 0
@@ -257,3 +258,12 @@ def test_heartbeat_resource_d_link(rig: Rig) -> None:
     assert "running" in status.stdout + status.stderr
     assert run("stop").returncode == 0
     assert "stopped" in run("status").stdout
+
+
+def test_start_without_a_usable_run_directory(rig: Rig) -> None:
+    config = rig.config("lvs.cf")
+    rig.rundir.rmdir()
+    result = rig.run(config, "start")
+    assert result.returncode == 1
+    assert result.stderr == f"Can not open {rig.pid_file('lvs.cf')}\n"
+    assert rig.event_lines() == []
