@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class Environment:
     rundir: str
     argv0: str  # $0 as invoked, for "Invoking ldirectord invoked as:"
     binary: str  # shell words that run this program again (execute= sub-instances)
+    self_command: tuple[str, ...]  # argv prefix that runs this program again (restart)
     out: TextIO
     err: TextIO
     usage_text: str
@@ -184,6 +186,13 @@ def run(args: list[str], hooks: Hooks, env: Environment) -> int:
     return ACTIONS[invocation.action](session_or_code)
 
 
+def _load(hooks: Hooks, path: str) -> Config:
+    try:
+        return hooks.load_config(path)
+    except OSError:  # the reference's read_config: config_error(0, "can not open file ...")
+        raise ConfigError(path, 0, f"can not open file {path}") from None
+
+
 def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Session | int:
     """Resolve and fully parse the config (every action does), then log the invocation."""
     early_log = hooks.make_log(LogSetup(None, invocation.cfgname, invocation.debug))
@@ -195,7 +204,7 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
             _write(env.err, message + "\n")
         return finish(early_log, invocation.debug, EXIT_FAILURE, "Initialisation Error")
     try:
-        config = hooks.load_config(path)
+        config = _load(hooks, path)
     except ConfigError as error:
         # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
         _write(env.err, config_error_text(error, os.getpid()))
@@ -237,7 +246,19 @@ def action_restart(session: Session) -> int:
             return code
     elif session.invocation.action == "try-restart":
         return session.finish(EXIT_OK, _exiting(session))
-    return launch(session)
+    if session.invocation.debug or session.config.globals.supervised:
+        return launch(session)
+    return start_as_start(session)
+
+
+def start_as_start(session: Session) -> int:
+    """The new daemon must show ``BINARY CONFIG start`` (the OCF agent's ``pgrep -f``), not
+    ``... restart``: run the very ``start`` command instead of forking from this process."""
+    invocation = session.invocation
+    words = ("start",) if len(invocation.positionals) == 1 else (invocation.config, "start")
+    for stream in (session.env.out, session.env.err):
+        stream.flush()
+    return subprocess.run([*session.env.self_command, *words], check=False).returncode
 
 
 def action_reload(session: Session) -> int:

@@ -48,12 +48,19 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
     )
 
 
+def self_command(argv0: str) -> tuple[str, ...]:
+    """argv that runs this program again, as it was invoked (``restart`` keeps the binary's
+    name as typed, so the OCF agent's ``pgrep -f "BINARY CONFIG start"`` still matches)."""
+    if not argv0 or os.path.basename(argv0) == "__main__.py":
+        return (sys.executable, "-m", "pyldirectord")
+    return (argv0,)
+
+
 def own_command(argv0: str) -> str:
     """Shell words that run this program again (execute= sub-instances); absolute, because
     the daemon has changed directory to / by the time it needs them."""
-    if not argv0 or os.path.basename(argv0) == "__main__.py":
-        return f"{shlex.quote(sys.executable)} -m pyldirectord"
-    return shlex.quote(os.path.abspath(argv0))
+    command = self_command(argv0)
+    return shlex.join(command if len(command) > 1 else (os.path.abspath(argv0),))
 
 
 def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> int:
@@ -62,6 +69,7 @@ def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> in
         rundir=pidfile.default_rundir(environ),
         argv0=sys.argv[0],
         binary=own_command(sys.argv[0]),
+        self_command=self_command(sys.argv[0]),
         out=sys.stdout,
         err=sys.stderr,
         usage_text=usage_text,

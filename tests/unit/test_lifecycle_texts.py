@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
+
 from pyldirectord.config.errors import ConfigError
-from pyldirectord.lifecycle import config_error_text, finish
+from pyldirectord.config.model import Config
+from pyldirectord.lifecycle import (
+    Director,
+    DirectorContext,
+    Environment,
+    Hooks,
+    config_error_text,
+    finish,
+    run,
+)
 
 
 def test_config_error_text_with_line() -> None:
@@ -30,3 +43,22 @@ def test_exit_logging_like_ld_exit() -> None:
     assert finish(lines.append, False, 2, "config_error: Configuration Error") == 2
     assert lines == ["Exiting with exit_status 0: with -d",
                      "Exiting with exit_status 2: config_error: Configuration Error"]  # fmt: skip
+
+
+def test_unreadable_config_is_the_references_line_0_error(tmp_path: Path) -> None:
+    config = tmp_path / "x.cf"
+    config.write_text("")
+
+    def unreadable(path: str) -> Config:
+        raise PermissionError(13, "Permission denied", path)
+
+    def no_director(_context: DirectorContext) -> Director:
+        raise AssertionError("never started")
+
+    hooks = Hooks(unreadable, lambda _setup: (lambda _message: None), no_director)
+    err = io.StringIO()
+    env = Environment(rundir=str(tmp_path), argv0="pyldirectord", binary="false",
+                      self_command=("false",), out=io.StringIO(), err=err,
+                      usage_text="Usage:\n", version_text="v\n")  # fmt: skip
+    assert run([str(config), "status"], hooks, env) == 2
+    assert err.getvalue() == f"Error [{os.getpid()}]: can not open file {config}\n"

@@ -111,6 +111,9 @@ def test_restart_replaces_the_daemon(rig: Rig) -> None:
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
         new = rig.daemon_pid("lvs.cf")
         assert new != old and not process_alive(old)
+        # the new daemon still shows `BINARY CONFIG start`, never `... restart`
+        cmdline = Path(f"/proc/{new}/cmdline").read_bytes().decode().split("\0")[:-1]
+        assert cmdline[1:] == [BINARY, config, "start"]
         assert f"{old} stop TERM" in rig.event_lines()
         old = new
     assert rig.run(config, "stop").returncode == 0

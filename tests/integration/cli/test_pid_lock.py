@@ -88,6 +88,7 @@ def test_stop_gives_up_after_its_bound(
     hooks = lifecycle.Hooks(loader, lambda _setup: lines.append, no_director)
     out, err = io.StringIO(), io.StringIO()
     env = lifecycle.Environment(rundir=str(tmp_path), argv0="pyldirectord", binary="false",
+                                self_command=("false",),
                                 out=out, err=err, usage_text="Usage:\n", version_text="v\n",
                                 stop_timeout=0.5)  # fmt: skip
     assert lifecycle.run([str(config), "stop"], hooks, env) == 1
