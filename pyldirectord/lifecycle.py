@@ -364,14 +364,14 @@ def run_foreground(session: Session) -> int:
     except OSError:
         _write(session.env.err, f"Can not open {session.lock_path}\n")
         return session.finish(EXIT_FAILURE, "Initialisation Error")
+    router = SignalRouter()
+    router.install()
     if not instance.acquire():
         message = _refuse_second_instance(session, instance)
         instance.release(unlink=False)
         _write(session.env.err, message + "\n")
         return session.finish(EXIT_FAILURE, message)
     instance.write_pid(os.getpid())
-    router = SignalRouter()
-    router.install()
     try:
         return serve(session, router, foreground=True)
     finally:
@@ -398,6 +398,8 @@ def run_daemon(session: Session) -> int:
 
 def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier) -> int:
     """In the daemon: lock, write the pid, report ready, serve, clean up."""
+    router = SignalRouter()  # from the start: a stop signal is never lost, only deferred
+    router.install()
     if not pid_lock.acquire():
         notifier.ready()  # another `start` won the race: that daemon is the one
         return EXIT_OK
@@ -407,8 +409,6 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         pid_lock.release(unlink=True)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
-    router = SignalRouter()
-    router.install()
     pid_lock.write_pid(os.getpid())
     notifier.ready()
     try:

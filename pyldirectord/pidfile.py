@@ -128,6 +128,8 @@ class HeldLock:
                 time.sleep(0.05)
                 continue
             if self._names_our_inode():
+                # A stale pid must not be read as ours (and signalled) before we write ours.
+                os.ftruncate(self.fd, 0)
                 self.held = True
                 return True
             os.close(self.fd)

@@ -96,3 +96,14 @@ def test_stop_gives_up_after_its_bound(
     assert err.getvalue() == message + "\n"
     assert lines[-1] == f"Exiting with exit_status 1: {message}"
     assert process.poll() is None and path.exists()
+
+
+def test_taking_the_lock_clears_a_stale_pid_at_once(tmp_path: Path) -> None:
+    """Between lock and pid write, a `stop` must not read (and signal) the stale pid."""
+    path = tmp_path / "ldirectord.z.pid"
+    path.write_text("999999\n")
+    lock = pidfile.HeldLock.open(str(path))
+    assert path.read_text() == "999999\n"  # opening never truncates: it may be a live daemon's
+    assert lock.acquire(timeout=0.5)
+    assert path.read_text() == ""
+    lock.release(unlink=True)
