@@ -146,14 +146,6 @@ def finish(log: Log, debug: bool, code: int, why: str) -> int:
     return code
 
 
-def config_error_text(error: ConfigError, pid: int) -> str:
-    """``Error [<pid>] reading file <CONFIG> at line <N>: <text>`` with one trailing newline."""
-    message = error.message.removesuffix("\n")
-    if error.line > 0:
-        return f"Error [{pid}] reading file {error.file} at line {error.line}: {message}\n"
-    return f"Error [{pid}]: {message}\n"
-
-
 def _write(stream: TextIO, text: str) -> None:
     stream.write(text)
     stream.flush()  # keep stderr and stdout lines in order for `status 2>&1` readers
@@ -207,7 +199,7 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
         config = _load(hooks, path)
     except ConfigError as error:
         # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
-        _write(env.err, config_error_text(error, os.getpid()))
+        _write(env.err, error.reference_text(os.getpid()))
         return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
                       "config_error: Configuration Error")  # fmt: skip
     log = hooks.make_log(LogSetup(config, invocation.cfgname, invocation.debug))

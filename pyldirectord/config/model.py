@@ -56,6 +56,7 @@ class Real:
     lower: int = 0  # l:N, connection lower threshold
     upper: int = 0  # u:N, connection upper threshold
     port_name: str | None = None  # "http" in real=host:http, until resolution
+    range_end: str | None = None  # B of real=A->B until resolution expands the range
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Fallback:
     port: int | None  # None: take the virtual's port at use time
     forward: Forward = "gate"
     port_name: str | None = None
+    family: Family = 4  # fallback= or fallback6= (a global one has no block to take it from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,8 @@ class Virtual:
     servicename: str | None = None
     comment: str | None = None
     risecount: int | None = None  # pyldirectord extension: successes needed to come up
+    end_line: int = 0  # the line that ended the block (or the last line): duplicate errors
+    ended_at_eof: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,20 @@ class Globals:
     smtp: str | None = None
     maintenancedir: str | None = None
     risecount: int | None = None  # pyldirectord extension
+    # Every global fallback/fallback6 line in file order: the reference resolves each one at
+    # its line, even one that a later line overrides.
+    fallback_lines: tuple[Fallback, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileProbe:
+    """A file the reference opens for append while it reads the config (validity depends on
+    it): ``logfile`` (unless ``supervised=yes`` came first) and each ``monitorfile``; and the
+    ``maintenancedir`` it warns about when it is not a directory."""
+
+    line: int
+    kind: Literal["logfile", "monitorfile", "maintenancedir"]
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +175,12 @@ class Config:
     path: str  # as resolved by the CLI (used verbatim in messages, like the reference)
     globals: Globals = field(default_factory=Globals)
     virtuals: tuple[Virtual, ...] = ()
-    warnings: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # the reference's own config warnings
     resolved: bool = False
+    file_probes: tuple[FileProbe, ...] = ()
+    # Behaviour the parse kept from the reference but an operator should hear about (spec 8),
+    # and pyldirectord extensions: --check-config prints them as warnings.
+    quirks: tuple[Diagnostic, ...] = ()
 
 
 # --- derived values (spec 2.9, 2.10) -------------------------------------------------------
