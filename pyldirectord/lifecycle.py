@@ -397,8 +397,9 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         return EXIT_OK
     instance = pidfile.HeldLock.open(session.lock_path)
     if not instance.acquire():
-        notifier.failed(_refuse_second_instance(session, instance))
-        pid_lock.release(unlink=True)
+        message = _refuse_second_instance(session, instance)
+        pid_lock.release(unlink=True)  # before reporting: the caller may look at once
+        notifier.failed(message)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
     pid_lock.write_pid(os.getpid())

@@ -13,7 +13,6 @@ from pyldirectord.lifecycle import (
     DirectorContext,
     Environment,
     Hooks,
-    config_error_text,
     finish,
     run,
 )
@@ -21,7 +20,7 @@ from pyldirectord.lifecycle import (
 
 def test_config_error_text_with_line() -> None:
     error = ConfigError("/etc/ha.d/ldirectord.cf", 7, "duplicate virtual server")
-    assert config_error_text(error, 123) == (
+    assert error.reference_text(123) == (
         "Error [123] reading file /etc/ha.d/ldirectord.cf at line 7: duplicate virtual server\n"
     )
 
@@ -29,11 +28,11 @@ def test_config_error_text_with_line() -> None:
 def test_config_error_text_chomps_one_newline_only() -> None:
     error = ConfigError("a.cf", 2, "Unknown command foo\n \n")
     expected = "Error [9] reading file a.cf at line 2: Unknown command foo\n \n"
-    assert config_error_text(error, 9) == expected
+    assert error.reference_text(9) == expected
 
 
 def test_config_error_without_line() -> None:
-    assert config_error_text(ConfigError("a.cf", 0, "no virtual"), 9) == "Error [9]: no virtual\n"
+    assert ConfigError("a.cf", 0, "no virtual").reference_text(9) == "Error [9]: no virtual\n"
 
 
 def test_exit_logging_like_ld_exit() -> None:
