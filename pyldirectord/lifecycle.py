@@ -365,7 +365,13 @@ def run_foreground(session: Session) -> int:
         return session.finish(EXIT_FAILURE, message)
     instance.write_pid(os.getpid())
     try:
-        return serve(session, router, foreground=True)
+        director = make_director(session, foreground=True)
+    except Exception as error:
+        instance.release(unlink=False)
+        _write(session.env.err, f"{error}\n")
+        return session.finish(EXIT_FAILURE, str(error))
+    try:
+        return serve(session, router, director)
     finally:
         instance.release(unlink=False)
 
@@ -403,9 +409,17 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
     pid_lock.write_pid(os.getpid())
+    try:
+        # Built before reporting ready, so that `start` can say why a director cannot run.
+        director = make_director(session, foreground=False)
+    except Exception as error:
+        pid_lock.release(unlink=True)
+        instance.release(unlink=False)
+        notifier.failed(str(error))
+        return session.finish(EXIT_FAILURE, str(error))
     notifier.ready()
     try:
-        return serve(session, router, foreground=False)
+        return serve(session, router, director)
     finally:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -457,18 +471,21 @@ class SignalRouter:
             self.director.request_reload()
 
 
-def serve(session: Session, router: SignalRouter, *, foreground: bool) -> int:
-    """Run the director until a stop signal; then stop sub-instances and log the end."""
+def make_director(session: Session, *, foreground: bool) -> Director:
     context = DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
         sub_instances=session.sub_instances,
     )  # fmt: skip
+    return session.hooks.make_director(context)
+
+
+def serve(session: Session, router: SignalRouter, director: Director) -> int:
+    """Run the director until a stop signal; then stop sub-instances and log the end."""
     try:
-        router.attach(session.hooks.make_director(context))
-        assert router.director is not None
-        router.director.run()
+        router.attach(director)
+        director.run()
     except Exception as error:  # the director's bug must still end in a logged exit
         session.log(f"director failed: {error!r}")
         return session.finish(EXIT_FAILURE, f"director failed: {error}")

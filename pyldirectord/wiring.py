@@ -1,10 +1,12 @@
 """Where the ldirectord command line gets its parts: config loader, log, director body.
 
-The lead wires the real parser (parse + resolve), the log formatter and the director into
-``production_hooks``. Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module
-whose ``hooks()`` returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a
-log they can read); together with ``PYLDIRECTORD_RUNDIR`` this lets the installed console
-script run as a real daemon in a test without IPVS. Neither variable is meant for production.
+``production_hooks`` wires the real parser (read, parse, resolve) and the reference's log;
+the director body is still to be wired (``start`` says so and exits 1).
+
+Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
+returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a log they can
+read); together with ``PYLDIRECTORD_RUNDIR`` this lets the installed console script run as a
+real daemon in a test without IPVS. Neither variable is meant for production.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Callable, Mapping
 from typing import NoReturn
 
 from pyldirectord import lifecycle, pidfile
-from pyldirectord.config.model import Config
+from pyldirectord.config import resolve
+from pyldirectord.config.model import Globals
+from pyldirectord.log import Log, LogOpenError, StreamSink
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
@@ -40,12 +44,24 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
         if not isinstance(hooks, lifecycle.Hooks):
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
-    load_config: Callable[[str], Config] = _unwired("config parser")
     return lifecycle.Hooks(
-        load_config=load_config,
-        make_log=_unwired("log formatter"),
+        load_config=resolve.load,
+        make_log=make_log,
         make_director=_unwired("director"),
     )
+
+
+def make_log(setup: lifecycle.LogSetup) -> lifecycle.Log:
+    """The reference's log for this invocation; before the config parsed, its defaults."""
+    globals_ = setup.config.globals if setup.config is not None else Globals()
+    try:
+        log = Log.for_config(debug=setup.debug, supervised=globals_.supervised,
+                             logfile=globals_.logfile, cfgname=setup.cfgname)  # fmt: skip
+    except LogOpenError:
+        # e.g. the default /var/log/ldirectord.log for a non-root `status`: like the
+        # reference, a message that cannot be written goes to stderr instead
+        log = Log(StreamSink(sys.stderr, stamped=False), debug=setup.debug)
+    return log.log
 
 
 def self_command(argv0: str) -> tuple[str, ...]:

@@ -47,10 +47,12 @@ class Rig:
         })  # fmt: skip
         return env
 
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, cwd: Path | None = None, extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         result = subprocess.run(
-            [BINARY, *args], env=self.environ(), cwd=cwd or self.root,
+            [BINARY, *args], env=self.environ() | (extra or {}), cwd=cwd or self.root,
             capture_output=True, text=True, timeout=90,
         )  # fmt: skip
         print(f"pyldirectord {' '.join(args)} -> {result.returncode} "
@@ -66,8 +68,10 @@ class Rig:
         return process
 
     def config(self, name: str, text: str = "checktimeout=3\n") -> str:
+        """A config file; its logfile is the test's (the parser test-opens it, as the
+        reference does, and must not create /var/log/ldirectord.log)."""
         path = self.root / name
-        path.write_text(text)
+        path.write_text(f'logfile="{self.log}"\n{text}')
         return str(path)
 
     def pid_file(self, cfgname: str) -> Path:

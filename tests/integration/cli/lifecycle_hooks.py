@@ -3,9 +3,8 @@
 A real, minimal director body: it publishes a state file, starts the execute= sub-instances,
 then waits for signals and records each one in ``$PYLDIRECTORD_TEST_EVENTS``, so a test sees
 that SIGHUP and SIGTERM really reached the daemon. The log appends to ``$PYLDIRECTORD_TEST_LOG``
-(and to stderr with ``-d``, as the reference logs). The config loader reads only what the
-lifecycle needs (``supervised``, ``execute``) and reports a column-0 line without ``=`` as
-the reference's ``Unknown command``, so a bad config exits 2 with the reference's message shape.
+(and to stderr with ``-d``, as the reference logs). Configs go through the real parser.
+``$PYLDIRECTORD_TEST_DIRECTOR_FAILS`` makes building the director fail with that text.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import sys
 import threading
 import time
 
-from pyldirectord.config.errors import ConfigError
-from pyldirectord.config.model import Config, Globals
+from pyldirectord.config import resolve
+from pyldirectord.config.model import Config
 from pyldirectord.lifecycle import DirectorContext, Hooks, Log, LogSetup
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
 
@@ -25,21 +24,7 @@ LOG_ENV = "PYLDIRECTORD_TEST_LOG"
 
 
 def load_config(path: str) -> Config:
-    supervised = False
-    execute: list[str] = []
-    with open(path, encoding="utf-8") as stream:
-        for number, raw in enumerate(stream, start=1):
-            line = raw.rstrip("\n")
-            if not line.strip() or line.startswith("#") or line[0] in " \t":
-                continue
-            key, has_value, value = line.partition("=")
-            if not has_value:
-                raise ConfigError(path, number, f"Unknown command {raw} \n")  # raw ends in "\n"
-            if key == "supervised":
-                supervised = value.strip() == "yes"
-            elif key == "execute":
-                execute.append(value.strip())
-    return Config(path=path, globals=Globals(supervised=supervised, execute=tuple(execute)))
+    return resolve.load(path)  # the real parser and resolution pass
 
 
 def make_log(setup: LogSetup) -> Log:
@@ -65,6 +50,9 @@ def _record(event: str) -> None:
 
 class SignalWaitingDirector:
     def __init__(self, context: DirectorContext) -> None:
+        failure = os.environ.get("PYLDIRECTORD_TEST_DIRECTOR_FAILS")
+        if failure:
+            raise RuntimeError(failure)
         self.context = context
         self.stopped = threading.Event()
         self.reloads = 0

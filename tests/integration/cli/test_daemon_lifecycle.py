@@ -93,12 +93,12 @@ def test_bad_config_status_leaves_running_daemon_alone(rig: Rig) -> None:
     """Quirk 1 fixed: exit 2, but the daemon's pid file stays and the daemon stays visible."""
     config = rig.config("lvs.cf")
     pid = start_daemon(rig, config)
-    Path(config).write_text("checktimeout=3\nbroken line\n")
+    rig.config("lvs.cf", "checktimeout=3\nbroken line\n")
     for action in ("status", "reload", "stop", "restart"):
         assert rig.run(config, action).returncode == 2
     assert rig.pid_file("lvs.cf").read_text() == f"{pid}\n"
     assert process_alive(pid)
-    Path(config).write_text("checktimeout=3\n")
+    rig.config("lvs.cf")
     assert rig.run(config, "status").returncode == 0
     assert rig.run(config, "stop").returncode == 0
 
@@ -204,7 +204,7 @@ def test_execute_sub_instances_follow_the_main_one(rig: Rig) -> None:
 
 def test_heartbeat_reads_running_and_stopped(rig: Rig) -> None:
     """heartbeat v1 runs `ldirectord ldirectord.cf status` and reads its text (2>&1)."""
-    (rig.root / "ldirectord.cf").write_text("checktimeout=3\n")
+    rig.config("ldirectord.cf")
 
     def status_text() -> str:
         result = rig.run("ldirectord.cf", "status", cwd=rig.root)
@@ -272,3 +272,17 @@ def test_start_without_a_usable_run_directory(rig: Rig) -> None:
     assert result.returncode == 1
     assert result.stderr == f"Can not open {rig.pid_file('lvs.cf')}\n"
     assert rig.event_lines() == []
+
+
+def test_start_reports_a_director_that_cannot_be_built(rig: Rig) -> None:
+    """The daemon builds its director before it reports ready: `start` can say why not."""
+    config = rig.config("lvs.cf")
+    fails = {"PYLDIRECTORD_TEST_DIRECTOR_FAILS": "ip_vs module not loaded"}
+    result = rig.run(config, "start", extra=fails)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "ip_vs module not loaded\n"
+    assert not rig.pid_file("lvs.cf").exists()
+    assert rig.run(config, "status").returncode == 3
+    foreground = rig.run("-d", config, "start", extra=fails)
+    assert foreground.returncode == 1
+    assert "ip_vs module not loaded\n" in foreground.stderr

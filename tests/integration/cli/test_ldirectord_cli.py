@@ -96,7 +96,7 @@ def test_bad_config_exit_2_for_every_action(rig: Rig, action: str) -> None:
     result = rig.run(config, action)
     assert (result.returncode, result.stdout) == (2, "")
     # chomp + "\n": the Unknown command text ends in its raw line, a newline and a space
-    expected = rf"Error \[(\d+)\] reading file {re.escape(config)} at line 3: " \
+    expected = rf"Error \[(\d+)\] reading file {re.escape(config)} at line 4: " \
                r"Unknown command nonsense directive\n \n"  # fmt: skip
     match = re.fullmatch(expected, result.stderr)
     assert match, result.stderr
@@ -167,7 +167,7 @@ def test_reload_when_stopped_exit_1(rig: Rig, action: str) -> None:
 def test_one_positional_means_ldirectord_cf(rig: Rig) -> None:
     """`pyldirectord status`: CONFIG ldirectord.cf (found in /etc/ha.d first), CFGNAME
     ldirectord, so the pid file is ldirectord.ldirectord.pid, as the systemd unit expects."""
-    (rig.root / "ldirectord.cf").write_text("checktimeout=3\n")
+    rig.config("ldirectord.cf")
     expected = resolve_config("ldirectord.cf")
     result = rig.run("status", cwd=rig.root)
     assert expected is not None

@@ -76,7 +76,7 @@ def test_stop_gives_up_after_its_bound(
     path, process = holder
     path.write_text(f"{process.pid}\n")
     config = tmp_path / "x.cf"
-    config.write_text("checktimeout=3\n")
+    config.write_text(f'logfile="{tmp_path}/log"\n')
     lines: list[str] = []
 
     def no_director(_context: lifecycle.DirectorContext) -> lifecycle.Director:
