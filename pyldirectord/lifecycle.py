@@ -68,7 +68,9 @@ class DirectorContext:
     foreground: bool
     log: Log
     state_file: str  # where the director writes statefile.DirectorState after each pass
-    sub_instances: SubInstances  # call .run("start") after start-up, .reload_from() on reload
+    # The director runs them (spec 3.12): .run("start") after its start-up, a new
+    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
+    sub_instances: SubInstances
 
 
 class Director(Protocol):
@@ -482,7 +484,7 @@ def make_director(session: Session, *, foreground: bool) -> Director:
 
 
 def serve(session: Session, router: SignalRouter, director: Director) -> int:
-    """Run the director until a stop signal; then stop sub-instances and log the end."""
+    """Run the director until a stop signal; then log the end."""
     try:
         router.attach(director)
         director.run()
@@ -491,7 +493,6 @@ def serve(session: Session, router: SignalRouter, director: Director) -> int:
         return session.finish(EXIT_FAILURE, f"director failed: {error}")
     finally:
         router.detach()
-        session.sub_instances.run("stop")
         with contextlib.suppress(FileNotFoundError):  # `status` must not show a dead table
             os.unlink(session.state_path)
     if router.signame is None:

@@ -1,9 +1,10 @@
 """Hooks the installed ``pyldirectord`` loads in these tests (``PYLDIRECTORD_HOOKS``).
 
-A real, minimal director body: it publishes a state file, starts the execute= sub-instances,
-then waits for signals and records each one in ``$PYLDIRECTORD_TEST_EVENTS``, so a test sees
-that SIGHUP and SIGTERM really reached the daemon. The log appends to ``$PYLDIRECTORD_TEST_LOG``
-(and to stderr with ``-d``, as the reference logs). Configs go through the real parser.
+A real, minimal asyncio director body run by the production ``AsyncRunner``: it publishes a
+state file and records start, every reload (with the number of virtuals of the config it was
+given) and stop in ``$PYLDIRECTORD_TEST_EVENTS``, so a test sees that SIGHUP and SIGTERM
+really reached the daemon and that a reload re-read the config. The log appends to
+``$PYLDIRECTORD_TEST_LOG`` (and to stderr with ``-d``). Configs go through the real parser.
 ``$PYLDIRECTORD_TEST_DIRECTOR_FAILS`` makes building the director fail with that text.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 
+from pyldirectord.asyncrunner import AsyncDirector, AsyncRunner
 from pyldirectord.config import resolve
 from pyldirectord.config.model import Config
 from pyldirectord.lifecycle import DirectorContext, Hooks, Log, LogSetup
@@ -32,11 +33,11 @@ def make_log(setup: LogSetup) -> Log:
 
     def log(message: str) -> None:
         if setup.debug:
-            sys.stderr.write(message + "\n")
+            sys.stderr.write(message.removesuffix("\n") + "\n")
             sys.stderr.flush()
         if target:
             with open(target, "a", encoding="utf-8") as stream:
-                stream.write(f"[{setup.cfgname}|{os.getpid()}] {message}\n")
+                stream.write(f"[{setup.cfgname}|{os.getpid()}] {message.removesuffix(chr(10))}\n")
 
     return log
 
@@ -48,13 +49,9 @@ def _record(event: str) -> None:
             stream.write(f"{os.getpid()} {event}\n")
 
 
-class SignalWaitingDirector:
+class RecordingDirector:
     def __init__(self, context: DirectorContext) -> None:
-        failure = os.environ.get("PYLDIRECTORD_TEST_DIRECTOR_FAILS")
-        if failure:
-            raise RuntimeError(failure)
         self.context = context
-        self.stopped = threading.Event()
         self.reloads = 0
 
     def _publish(self) -> None:
@@ -63,27 +60,29 @@ class SignalWaitingDirector:
                               (VirtualState("tcp:127.0.0.1:80", (real,)),))  # fmt: skip
         write_state(self.context.state_file, state)
 
-    def run(self) -> None:
+    async def start(self) -> None:
         self._publish()
-        self.context.sub_instances.run("start")
         _record("started")
-        seen = 0
-        deadline = time.monotonic() + 600  # a forgotten test daemon ends by itself
-        while not self.stopped.wait(0.05) and time.monotonic() < deadline:
-            if self.reloads != seen:
-                seen = self.reloads
-                self.context.log("Reloading Linux Director Daemon config on signal")
-                self._publish()
-                _record("reloaded")
+
+    async def reload(self, new: Config) -> None:
+        self.reloads += 1
+        self._publish()
+        _record(f"reloaded virtuals={len(new.virtuals)}")
+
+    async def stop(self) -> None:
         _record("stopped")
 
-    def request_reload(self) -> None:
-        self.reloads += 1
 
-    def request_stop(self, signame: str) -> None:
-        _record(f"stop {signame}")
-        self.stopped.set()
+async def build(context: DirectorContext) -> AsyncDirector:
+    return RecordingDirector(context)
+
+
+def make_director(context: DirectorContext) -> AsyncRunner:
+    failure = os.environ.get("PYLDIRECTORD_TEST_DIRECTOR_FAILS")
+    if failure:
+        raise RuntimeError(failure)
+    return AsyncRunner(context, build, load_config)
 
 
 def hooks() -> Hooks:
-    return Hooks(load_config=load_config, make_log=make_log, make_director=SignalWaitingDirector)
+    return Hooks(load_config=load_config, make_log=make_log, make_director=make_director)
