@@ -10,12 +10,15 @@ from typing import Any
 from pyroute2.netlink.generic import ipvs as genl
 
 from pyldirectord.ipvs import (
+    BULK_REALS,
     NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
     NLM_F_REQUEST,
     Failure,
     IpvsApplyError,
+    Step,
+    bulk_friendly,
     decode_dest,
     decode_service,
     encode_op,
@@ -156,3 +159,29 @@ def test_apply_error_leads_with_the_cause_not_its_consequences() -> None:
     assert str(error).endswith("(and 1 more failed)")
     assert not error.is_race
     assert IpvsApplyError([Failure(real, 17)]).is_race
+
+
+def _adds(service: Service, count: int) -> list[AddDest]:
+    first = ip_address("10.1.0.0")
+    return [AddDest(service.key, Dest(DestKey(first + i, 80))) for i in range(count)]
+
+
+def test_a_new_wrr_service_gets_many_reals_under_rr_then_its_own_scheduler() -> None:
+    web = AddressKey(Protocol.TCP, ip_address("10.0.0.1"), 80)
+    service = Service(web, "wrr", persistent=300)
+    reals = _adds(service, BULK_REALS)
+    other = AddService(Service(MARK, "wrr"))
+    steps = bulk_friendly([AddService(service), other, *reals])
+    assert steps[0] == Step(AddService(Service(web, "rr", persistent=300)), AddService(service))
+    assert steps[1] == Step(other, other)  # few reals: as asked
+    assert [s.sent for s in steps[2:-1]] == reals
+    assert steps[-1] == Step(EditService(service), AddService(service))
+
+
+def test_bulk_rewrite_leaves_cheap_schedulers_and_existing_services_alone() -> None:
+    web = AddressKey(Protocol.TCP, ip_address("10.0.0.1"), 80)
+    cheap = Service(web, "wlc")
+    assert [s.sent for s in bulk_friendly([AddService(cheap), *_adds(cheap, 300)])] == [
+        AddService(cheap), *_adds(cheap, 300)]
+    costly = Service(web, "sh")
+    assert [s.sent for s in bulk_friendly(_adds(costly, 300))] == _adds(costly, 300)
