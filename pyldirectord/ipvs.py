@@ -341,9 +341,13 @@ def decode_dest(body: bytes, service_family: Family) -> Dest:
     attrs = parse_attrs(parse_attrs(body, _GENL.size)[CMD_ATTR["DEST"]])
     family = _uint(attrs.get(DEST_ATTR["ADDR_FAMILY"], b"")) or service_family
     port = struct.unpack("!H", attrs[DEST_ATTR["PORT"]])[0]
+    key = DestKey(_address(family, attrs[DEST_ATTR["ADDR"]]), port)
+    method = _uint(attrs[DEST_ATTR["FWD_METHOD"]]) & 0x7
+    if method not in Forwarding.__members__.values():
+        raise IpvsError(f"IPVS real {key}: unknown forwarding method {method} in the kernel")
     return Dest(
-        DestKey(_address(family, attrs[DEST_ATTR["ADDR"]]), port),
-        forwarding=Forwarding(_uint(attrs[DEST_ATTR["FWD_METHOD"]]) & 0x7),
+        key,
+        forwarding=Forwarding(method),
         weight=_uint(attrs[DEST_ATTR["WEIGHT"]]),
         u_threshold=_uint(attrs[DEST_ATTR["U_THRESH"]]),
         l_threshold=_uint(attrs[DEST_ATTR["L_THRESH"]]),

@@ -7,6 +7,7 @@ import struct
 from ipaddress import ip_address
 from typing import Any
 
+import pytest
 from pyroute2.netlink.generic import ipvs as genl
 
 from pyldirectord.ipvs import (
@@ -17,6 +18,7 @@ from pyldirectord.ipvs import (
     NLM_F_REQUEST,
     Failure,
     IpvsApplyError,
+    IpvsError,
     Step,
     bulk_friendly,
     decode_dest,
@@ -186,3 +188,18 @@ def test_bulk_rewrite_leaves_cheap_schedulers_and_existing_services_alone() -> N
         AddService(cheap), *_adds(cheap, 300)]
     costly = Service(web, "sh")
     assert [s.sent for s in bulk_friendly(_adds(costly, 300))] == _adds(costly, 300)
+
+
+def test_unknown_forwarding_method_is_a_clear_error() -> None:
+    data = kernel_answer("IPVS_CMD_ATTR_DEST", [
+        ("IPVS_DEST_ATTR_ADDR_FAMILY", socket.AF_INET),
+        ("IPVS_DEST_ATTR_ADDR", "10.0.0.2"),
+        ("IPVS_DEST_ATTR_PORT", 80),
+        ("IPVS_DEST_ATTR_FWD_METHOD", 4),  # the kernel's BYPASS: not a real's method
+        ("IPVS_DEST_ATTR_WEIGHT", 1),
+        ("IPVS_DEST_ATTR_U_THRESH", 0),
+        ("IPVS_DEST_ATTR_L_THRESH", 0),
+    ])
+    (message,) = split_messages(data)
+    with pytest.raises(IpvsError, match=r"real 10\.0\.0\.2:80: unknown forwarding method 4"):
+        decode_dest(message.body, Family.INET)
