@@ -106,7 +106,7 @@ class Failure:
         return _is_race(self.op, self.errno)
 
     def __str__(self) -> str:
-        return f'IPVS "ipvsadm {self.op}" failed: {_explain(self.op, self.errno)}'
+        return f'"ipvsadm {self.op}" failed: {_explain(self.op, self.errno)}'
 
 
 class IpvsApplyError(IpvsError):

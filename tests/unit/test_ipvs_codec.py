@@ -158,7 +158,7 @@ def test_apply_error_leads_with_the_cause_not_its_consequences() -> None:
     real = AddDest(web, Dest(DestKey(ip_address("10.0.0.2"), 80)))
     error = IpvsApplyError([Failure(add, 2), Failure(real, 3)])
     assert str(error).startswith(
-        'IPVS "ipvsadm -A -t 10.0.0.1:80 -s nosuch" failed: scheduler "nosuch"')
+        '"ipvsadm -A -t 10.0.0.1:80 -s nosuch" failed: scheduler "nosuch"')
     assert str(error).endswith("(and 1 more failed)")
     assert not error.is_race
     assert IpvsApplyError([Failure(real, 17)]).is_race
