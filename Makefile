@@ -9,7 +9,8 @@ APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean bench-ipvs
+.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean \
+    bench-ipvs bench-checks
 
 install: $(VENV)/.installed
 
@@ -23,7 +24,8 @@ $(VENV)/.deps: pyproject.toml
 # rebuilt whenever a module is added or removed, so imports always see the real package.
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
-	    --config-settings editable_mode=strict -e . 2>&1 | grep -v -i warning || true
+	    --config-settings editable_mode=strict -e . > $(VENV)/install.log 2>&1 \
+	    || { cat $(VENV)/install.log; exit 1; }
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
@@ -50,7 +52,7 @@ $(UMLDIR)/usr/bin/linux.uml:
 	touch $@
 
 lint: install
-	$(BIN)/ruff check pyldirectord checks tests
+	$(BIN)/ruff check pyldirectord checks sandbox tests bench
 
 # mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
 # exactly as the installed package is (checks/ inside pyldirectord/).
@@ -58,11 +60,16 @@ typecheck: install
 	rm -rf build/mypy && mkdir -p build/mypy
 	cp -rs $(CURDIR)/pyldirectord build/mypy/pyldirectord
 	cp -rs $(CURDIR)/checks build/mypy/pyldirectord/checks
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	cp -rs $(CURDIR)/sandbox build/mypy/sandbox
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	    -p pyldirectord -p sandbox
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	    $(CURDIR)/tests $(CURDIR)/bench
 
+# Each worktree keeps its own pytest temp root: the shared /tmp/pytest-of-<user> is pruned
+# by any concurrent run, deleting the live temp dirs (a MariaDB datadir) of another.
 unit: install
-	$(PYTEST) -m 'not kernel' tests
+	$(PYTEST) --basetemp=$(CURDIR)/build/pytest-tmp -m 'not kernel' tests
 
 test-fast: lint typecheck unit
 
@@ -79,7 +86,11 @@ bench-ipvs: install apt uml
 	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/ipvs_bench.py \
 	    --out $(CURDIR)/bench/RESULTS-ipvs.md $(BENCH_IPVS_ARGS)
 
-demo: install
+# The check engine alone against N loopback servers (not part of `make test`).
+bench-checks: install
+	$(BIN)/python bench/bench_checks.py --reals 1000 10000
+
+demo: install apt uml
 	tools/demo
 
 clean:

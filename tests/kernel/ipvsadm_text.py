@@ -106,3 +106,11 @@ def read_with_ipvsadm() -> IpvsTable:
             assert persistent.reals[key][real][0] == weight
             dests[key][real] = Dest(real, FORWARDING[forward], int(weight), int(upper), int(lower))
     return IpvsTable(plain.services, dests)
+
+
+def live_weights() -> dict[str, int]:
+    """``ip:port`` -> weight of every real, from ONE `ipvsadm -Ln` (a table a running daemon
+    changes cannot be compared across the three listings of `read_with_ipvsadm`)."""
+    listing = _listing()
+    return {str(dest): int(weight) for reals in listing.reals.values()
+            for dest, (_forward, weight) in reals.items()}  # fmt: skip

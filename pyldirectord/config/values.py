@@ -1,0 +1,92 @@
+"""Value rules shared by global and in-block directives, as the Perl code applies them.
+
+Each function takes the text a directive's pattern captured and returns the value, or raises
+``ValueError`` carrying the reference's error text; the parser adds file and line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyldirectord.config.model import EMAIL_STATUSES, DaemonStatus
+
+A = re.ASCII
+DIGITS = re.compile(r"(\d+)", A)
+
+
+def first_digits(value: str) -> str | None:
+    """The first run of digits anywhere in the value (Perl's ``$1 =~ /(\\d+)/``)."""
+    match = DIGITS.search(value)
+    return match.group(1) if match else None
+
+
+def perl_true(text: str) -> bool:
+    """Perl's truth of a string: only "" and "0" are false (so "00" is true)."""
+    return text not in ("", "0")
+
+
+def count(value: str, error: str, *, positive: bool = False) -> int:
+    """``$1 =~ /(\\d+)/ && $1``: the first digit run, which must be true in Perl.
+
+    ``positive`` adds the global timeouts' extra ``$1 > 0`` (which rejects "00").
+    """
+    digits = first_digits(value)
+    if digits is None or not perl_true(digits) or (positive and int(digits) == 0):
+        raise ValueError(error)
+    return int(digits)
+
+
+def yes_no(value: str, error: str) -> bool:
+    """Exactly ``yes`` or ``no``: trailing blanks, comments or a CR make it an error."""
+    if value not in ("yes", "no"):
+        raise ValueError(error)
+    return value == "yes"
+
+
+def non_empty(value: str, error: str) -> str:
+    if not value:
+        raise ValueError(error)
+    return value
+
+
+def emailalert(value: str) -> str:
+    """Enclosing quotes are stripped only when the whole value is one quoted string."""
+    match = re.match(r'^"([^"]*)"$', value, A)
+    if match:
+        value = match.group(1)
+    return non_empty(value, "no email address specified")
+
+
+def emailalertfreq(digits: str) -> int:
+    if not digits:
+        raise ValueError("invalid email alert frequency")
+    return int(digits)
+
+
+def emailalertstatus(value: str) -> frozenset[DaemonStatus]:
+    """A comma list of all/none/starting/running/stopping/reloading (``parse_emailalertstatus``)."""
+    items = re.split(r"\s*,\s*", value, flags=A)
+    while items and items[-1] == "":  # Perl's split drops trailing empty fields
+        items.pop()
+    has_none = "none" in items
+    status: set[DaemonStatus] = set()
+    for item in items:
+        if item == "none":
+            continue
+        if item == "all":
+            status |= EMAIL_STATUSES
+        elif item in EMAIL_STATUSES:
+            status.add(item)
+        else:
+            raise ValueError(f'invalid email alert status at: "{item}"')
+        if has_none:
+            raise ValueError(f'invalid email alert status: "{item}" specified with "none"')
+    return frozenset(status)
+
+
+def smtp(value: str) -> str:
+    """The leading run of host characters: ``host:2525`` silently loses its port."""
+    match = re.match(r"[0-9A-Za-z._+-]+", value, A)
+    if match is None:
+        raise ValueError("invalid SMTP server address")
+    return match.group(0)

@@ -1,0 +1,116 @@
+"""Run Debian's Perl ldirectord and pyldirectord on a config and read their verdicts.
+
+Both run in a private network namespace (``unshare -n``: only a downed loopback), so a name
+that is not in /etc/hosts fails at once for both, and no lookup leaves the machine. The
+reference also runs in a private mount namespace with a scratch directory bound over
+/var/log (it logs ``Invoking ldirectord ...`` there) and with its own cwd and HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REFERENCE = "/usr/sbin/ldirectord"
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "tests" / "corpus"
+TIMEOUT = 30.0
+EXPECT = re.compile(r"^# expect: (valid|error (\d+): (.*))$", re.M)
+SKIP = re.compile(r"^# reference: skip: (.*)$", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    valid: bool
+    line: int = 0
+    message: str = ""
+
+    def __str__(self) -> str:
+        return "valid" if self.valid else f"error {self.line}: {self.message}"
+
+
+def normalise(message: str) -> str:
+    """Messages on one line: the reference's embed raw lines (with their newline)."""
+    return message.replace("\n", "").replace("\r", "\\r").rstrip()
+
+
+def expected(path: Path) -> Verdict | None:
+    match = EXPECT.search(path.read_bytes().decode("latin-1"))
+    if match is None or match.group(1) == "PENDING":
+        return None
+    if match.group(1) == "valid":
+        return Verdict(True)
+    return Verdict(False, int(match.group(2)), match.group(3))
+
+
+def skip_reason(path: Path) -> str | None:
+    match = SKIP.search(path.read_bytes().decode("latin-1"))
+    return match.group(1) if match else None
+
+
+def corpus() -> list[Path]:
+    return sorted(CORPUS.glob("*.cf"))
+
+
+def _sandboxed(argv: list[str], workdir: str, *, private_log: bool) -> list[str]:
+    mount = 'mount --bind "$0/log" /var/log && ' if private_log else ""
+    script = f'{mount}cd "$0" && exec "$@"'
+    return ["unshare", "-n", "-m", "sh", "-c", script, workdir, *argv]
+
+
+def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="ldiff-") as workdir:
+        os.mkdir(os.path.join(workdir, "log"))
+        # PERLIO set: the reference re-execs itself to set it otherwise (twice the start-up).
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": workdir, "LANG": "C",
+               "PERLIO": "perlio"}
+        if "PYTHONPATH" in os.environ:
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        return subprocess.run(
+            _sandboxed(argv, workdir, private_log=private_log), env=env, capture_output=True,
+            text=True, encoding="latin-1", timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+
+
+REFERENCE_ERROR = re.compile(r"Error \[\d+\](?: reading file .* at line (\d+))?: (.*)", re.S)
+
+
+def reference_verdict(path: Path) -> Verdict:
+    """``ldirectord CONFIG status``: 3 = valid and stopped, 2 = config error."""
+    result = _run([REFERENCE, str(path), "status"], private_log=True)
+    if result.returncode == 3:
+        return Verdict(True)
+    match = REFERENCE_ERROR.search(result.stderr)
+    if result.returncode != 2 or match is None:
+        raise AssertionError(f"{path.name}: reference exit {result.returncode}: {result.stderr}")
+    return Verdict(False, int(match.group(1) or 0), normalise(match.group(2)))
+
+
+OUR_ERROR = re.compile(r"^(.*?):(\d+): error: (.*?)(?: \(hint: .*\))?$", re.M)
+
+
+def our_verdict(path: Path) -> Verdict:
+    result = _run([sys.executable, "-m", "pyldirectord", "--check-config", str(path)],
+                  private_log=False)  # fmt: skip
+    if result.returncode == 0:
+        return Verdict(True)
+    match = OUR_ERROR.search(result.stderr)
+    if result.returncode != 1 or match is None:
+        raise AssertionError(f"{path.name}: pyldirectord exit {result.returncode}: "
+                             f"{result.stderr}")  # fmt: skip
+    return Verdict(False, int(match.group(2)), match.group(3))
+
+
+def verdicts(paths: Iterable[Path], *, reference: bool) -> dict[Path, Verdict]:
+    """Verdicts for many configs, a few processes at a time (two cores are shared)."""
+    paths = list(paths)
+    run = reference_verdict if reference else our_verdict
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(paths, pool.map(run, paths), strict=True))

@@ -1,0 +1,37 @@
+"""Every corpus config gets the verdict and line recorded in its header (from the reference)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from reference_runner import corpus, expected, normalise
+
+from pyldirectord import checkconfig
+
+
+@pytest.mark.parametrize("path", corpus(), ids=lambda p: p.name)
+def test_corpus_verdict(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    want = expected(path)
+    assert want is not None, "record it with tools/corpus-record"
+    monkeypatch.chdir(tmp_path)  # relative monitorfiles resolve here, as for the reference
+    out, err = io.StringIO(), io.StringIO()
+    code = checkconfig.check(str(path), as_json=False, out=out, err=err)
+    if want.valid:
+        assert code == 0, err.getvalue()
+        assert out.getvalue().startswith(f"{path}: configuration OK")
+        return
+    assert code == 1
+    first = err.getvalue().splitlines()[0]
+    assert first.startswith(f"{path}:{want.line}: error: "), first
+    assert normalise(first.split(": error: ", 1)[1]) == want.message
+
+
+def test_corpus_is_large_and_mixed() -> None:
+    verdicts = [expected(path) for path in corpus()]
+    assert len(verdicts) >= 40
+    assert sum(1 for v in verdicts if v and v.valid) >= 15
+    assert sum(1 for v in verdicts if v and not v.valid) >= 15
+    assert os.path.isdir(Path(__file__).parents[1] / "corpus")
