@@ -99,8 +99,12 @@ def _cli(binary: str, config: Path, action: str) -> None:
 
 def start_ldirectord_like(name: str, binary: str, workdir: Path, reals: list[str],
                           check: str) -> Running:  # fmt: skip
-    config = workdir / f"{name}-{check}.cf"
-    log = workdir / f"{name}-{check}.log"
+    # As an operator lays it out: the config alone in its directory (pyldirectord watches
+    # the directory for edits, so a log or counter written next to it would wake it up).
+    config = workdir / "etc" / f"{name}-{check}" / f"{name}-{check}.cf"
+    log = workdir / "log" / f"{name}-{check}.log"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(ldirectord_config(reals, check, log))
     pid_file = Path(f"/run/ldirectord.{config.name}.pid")
     pid_file.unlink(missing_ok=True)

@@ -99,7 +99,8 @@ class Server:
     """Starts the farm's listener and reads its connection counter."""
 
     def __init__(self, workdir: Path) -> None:
-        self.count_file = workdir / "farm.count"
+        (workdir / "farm").mkdir(parents=True, exist_ok=True)
+        self.count_file = workdir / "farm" / "connections"
         command = ["ip", "netns", "exec", NETNS, sys.executable, __file__, "serve",
                    str(self.count_file)]  # fmt: skip
         self.process = subprocess.Popen(command, start_new_session=True)
