@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -161,19 +162,26 @@ class Plan:
     converge_timeout: float
     workdir: Path
     profile_dir: Path | None = None
+    keep_logs: Path | None = None
 
 
-def profile(run: directors.Running, check: str, count: int, plan: Plan) -> None:
-    """py-spy over pyldirectord's steady state, in a window of its own: sampling costs CPU."""
+def py_spy(run: directors.Running, plan: Plan, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling pyldirectord for 15 s, when asked; it costs CPU, so never during the
+    CPU window: once in a steady window of its own, once across the detection."""
     if plan.profile_dir is None or run.name != "pyldirectord":
-        return
+        return None
     plan.profile_dir.mkdir(parents=True, exist_ok=True)
-    out = plan.profile_dir / f"pyldirectord-{check}-{count}.txt"
-    py_spy = str(Path(sys.executable).with_name("py-spy"))
-    subprocess.run([py_spy, "record", "--pid", str(run.root_pid), "--duration", "15",
-                    "--rate", "50", "--format", "raw", "--output", str(out), "--nonblocking"],
-                   check=False, capture_output=True, timeout=60)  # fmt: skip
+    out = plan.profile_dir / f"{name}.txt"
+    command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+               str(run.root_pid), "--duration", "15", "--rate", "50", "--format", "raw",
+               "--output", str(out), "--nonblocking"]  # fmt: skip
     log(f"  profile: {out}")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def finish(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is not None:
+        profiler.wait(timeout=60)
 
 
 def measure_cpu(run: directors.Running, server: farm.Server, keys: list[str],
@@ -257,12 +265,18 @@ def one_run(name: str, check: str, count: int, server: farm.Server, plan: Plan) 
                 time.sleep(2.0)  # one checkinterval: the start-up burst is over
                 measure_cpu(run, server, keys, plan, result)
                 log(f"  CPU {result.cpu_per_min:.2f} s/min, {result.checks_per_s:.0f} checks/s")
-                profile(run, check, count, plan)
+                finish(py_spy(run, plan, f"pyldirectord-{check}-{count}-steady"))
+                profiler = py_spy(run, plan, f"pyldirectord-{check}-{count}-detect")
                 measure_faults(keys, reals, poll, result)
+                finish(profiler)
             else:
                 result.notes.append(f"not converged in {plan.converge_timeout:.0f} s")
         finally:
             result.peak_rss_mb = sampler.stop()
+        if plan.keep_logs is not None:
+            plan.keep_logs.mkdir(parents=True, exist_ok=True)
+            with suppress(FileNotFoundError):
+                shutil.copy(run.log, plan.keep_logs / f"{run.log.stem}-{count}.log")
         overloads = count_overload_lines(run.log)
         if overloads:
             result.notes.append(f"{overloads} 'overloaded' log lines")
@@ -303,7 +317,8 @@ def wanted_runs(args: argparse.Namespace) -> Iterator[tuple[int, str, str]]:
 
 
 def run_all(args: argparse.Namespace, workdir: Path) -> list[Result]:
-    plan = Plan(args.window, args.converge_timeout, workdir, args.profile_dir)
+    plan = Plan(args.window, args.converge_timeout, workdir, args.profile_dir,
+                args.keep_logs)
     results: list[Result] = []
     gave_up: set[tuple[str, str]] = set()
     runs = list(wanted_runs(args))
@@ -346,6 +361,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--converge-timeout", type=float, default=600.0)
     parser.add_argument("--profile-dir", type=Path, default=None,
                         help="also record py-spy stacks of pyldirectord's steady state here")
+    parser.add_argument("--keep-logs", type=Path, default=None,
+                        help="copy each director's log here after its run")
     parser.add_argument("--json", type=Path, default=Path("bench/results.json"))
     return parser.parse_args(argv)
 
