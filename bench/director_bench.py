@@ -132,13 +132,14 @@ def weights() -> dict[str, int]:
 
 
 def wait_until(condition: Callable[[dict[str, int]], bool], timeout: float,
-               poll: float) -> float | None:  # fmt: skip
+               poll: float, watch: Callable[[], None] = lambda: None) -> float | None:  # fmt: skip
     started = time.monotonic()
     while True:
         if condition(weights()):
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
             return None
+        watch()
         time.sleep(poll)
 
 
@@ -200,11 +201,20 @@ def measure_cpu(run: directors.Running, server: farm.Server, keys: list[str],
         result.cpu_per_1k_checks = (cpu1 - cpu0) * 1000 / checks
 
 
-def measure_faults(keys: list[str], reals: list[str], poll: float, result: Result) -> None:
+def measure_faults(run: directors.Running, keys: list[str], reals: list[str], poll: float,
+                   result: Result) -> None:  # fmt: skip
     victims = reals[::10]
     victim_keys = set(map(hex_key, victims))
+    samples = [0, 0]  # polls, polls at which the director said it was overloaded
+
+    def watch() -> None:
+        samples[0] += 1
+        samples[1] += run.overloaded()
+
     farm.remove_reals(victims)
-    result.detect = wait_until(all_down(sorted(victim_keys)), PHASE_TIMEOUT, poll)
+    result.detect = wait_until(all_down(sorted(victim_keys)), PHASE_TIMEOUT, poll, watch)
+    if samples[1]:
+        result.notes.append(f"overloaded at {samples[1]}/{samples[0]} detect polls")
     healthy = [key for key in keys if key not in victim_keys]
     table = weights()
     result.false_downs = max(result.false_downs, sum(table.get(k, 0) == 0 for k in healthy))
@@ -267,7 +277,7 @@ def one_run(name: str, check: str, count: int, server: farm.Server, plan: Plan) 
                 log(f"  CPU {result.cpu_per_min:.2f} s/min, {result.checks_per_s:.0f} checks/s")
                 finish(py_spy(run, plan, f"pyldirectord-{check}-{count}-steady"))
                 profiler = py_spy(run, plan, f"pyldirectord-{check}-{count}-detect")
-                measure_faults(keys, reals, poll, result)
+                measure_faults(run, keys, reals, poll, result)
                 finish(profiler)
             else:
                 result.notes.append(f"not converged in {plan.converge_timeout:.0f} s")

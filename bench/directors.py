@@ -9,6 +9,7 @@ start every real is taken as down until its first check passes (keepalived: alph
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +37,16 @@ class Running:
     root_pid: int
     stop: Callable[[], None]
     log: Path
+    state_file: Path | None = None  # pyldirectord's JSON status, with its "overloaded" flag
+
+    def overloaded(self) -> bool:
+        """The director says it falls behind (pyldirectord only; False when unknown)."""
+        if self.state_file is None:
+            return False
+        try:
+            return bool(json.loads(self.state_file.read_text()).get("overloaded", False))
+        except (OSError, ValueError):
+            return False
 
 
 def wait_for_pid_file(path: Path, timeout: float = 60) -> int:
@@ -110,7 +121,8 @@ def start_ldirectord_like(name: str, binary: str, workdir: Path, reals: list[str
     pid_file.unlink(missing_ok=True)
     _cli(binary, config, "start")
     pid = wait_for_pid_file(pid_file)
-    return Running(name, pid, lambda: _cli(binary, config, "stop"), log)
+    state = Path(f"/run/pyldirectord.{config.name}.json") if name == "pyldirectord" else None
+    return Running(name, pid, lambda: _cli(binary, config, "stop"), log, state)
 
 
 def start_pyldirectord(workdir: Path, reals: list[str], check: str) -> Running:

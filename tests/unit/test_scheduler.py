@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from pyldirectord.checks.base import CheckResult, Outcome, bounded
 
 from pyldirectord.scheduler import (
     LagMonitor,
@@ -26,6 +27,7 @@ DEADLINE = 30.0
 class Seen:
     ok: bool
     reason: str
+    elapsed: float = 0.0
 
 
 def timed_out(timeout: float) -> Seen:
@@ -125,3 +127,58 @@ async def test_lag_monitor_sees_a_blocked_loop() -> None:
     await asyncio.sleep(0.25)
     task.cancel()
     assert monitor.worst_since(since) >= 0.3
+
+
+def from_check(result: CheckResult) -> Seen:
+    return Seen(result.ok, result.reason, result.elapsed)
+
+
+async def failures_and_inconclusive(probe: Callable[[], Awaitable[Seen]],
+                                    rounds: int) -> tuple[list[Seen], int]:  # fmt: skip
+    failed: list[Seen] = []
+    scheduler = Scheduler[Seen](lambda key, r, at: failed.append(r), timed_out)
+    scheduler.update({"r": unit("r", probe)})
+    await wait_for(lambda: len(failed) + scheduler.inconclusive >= rounds)
+    await scheduler.close()
+    return failed, scheduler.inconclusive
+
+
+async def test_a_timeout_whose_deadline_the_stalled_loop_missed_is_inconclusive() -> None:
+    async def stalls_past_the_deadline() -> Outcome:
+        time.sleep(0.4)  # the director's loop blocked across the 0.2 s deadline
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def probe() -> Seen:
+        return from_check(await bounded(0.2, stalls_past_the_deadline))
+
+    failed, inconclusive = await failures_and_inconclusive(probe, rounds=2)
+    print(f"failures blamed on the real: {failed}, inconclusive: {inconclusive}")
+    assert failed == [] and inconclusive >= 2
+
+
+async def test_a_failure_before_its_deadline_counts_even_after_a_stall() -> None:
+    async def stalls_then_refused() -> Outcome:
+        time.sleep(0.15)  # a stall that ends before the deadline: the refusal is the real's
+        await asyncio.sleep(0)  # a real check suspends on its I/O
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    async def probe() -> Seen:
+        return from_check(await bounded(0.2, stalls_then_refused))
+
+    failed, inconclusive = await failures_and_inconclusive(probe, rounds=3)
+    assert inconclusive == 0
+    assert {seen.reason for seen in failed} == {"Connection refused"}
+
+
+async def test_a_timeout_that_fires_on_time_is_the_real_s_failure() -> None:
+    async def silent() -> Outcome:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def probe() -> Seen:
+        return from_check(await bounded(0.2, silent))
+
+    failed, inconclusive = await failures_and_inconclusive(probe, rounds=3)
+    assert inconclusive == 0 and len(failed) >= 3
+    assert all(seen.reason.startswith("timeout") for seen in failed)
