@@ -23,6 +23,11 @@ def show(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def recover(row: Row) -> float | None:
+    """Only after a detection: reals never weighed 0 are "restored" at once, which is no figure."""
+    return None if row["detect"] is None else row["recover"]
+
+
 def table(rows: list[Row]) -> str:
     head = ("| N | director | check | converge s | CPU s/min | CPU s per 1k checks | checks/s "
             "| detect s | recover s | peak RSS MB | false downs | notes |\n"
@@ -30,7 +35,7 @@ def table(rows: list[Row]) -> str:
     lines = [
         f"| {r['reals']} | {r['director']} | {r['check']} | {show(r['converge'])} "
         f"| {show(r['cpu_per_min'])} | {show(r['cpu_per_1k_checks'])} "
-        f"| {show(r['checks_per_s'], 0)} | {show(r['detect'])} | {show(r['recover'])} "
+        f"| {show(r['checks_per_s'], 0)} | {show(r['detect'])} | {show(recover(r))} "
         f"| {show(r['peak_rss_mb'], 1)} | {r['false_downs']} | {'; '.join(r['notes'])} |\n"
         for r in sorted(rows, key=lambda r: (r["reals"], r["check"], r["director"]))
     ]
@@ -102,7 +107,8 @@ def plot_png(rows: list[Row], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, (detect, cpu) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for director in ("pyldirectord", "keepalived", "ldirectord"):
+    colours = {"pyldirectord": "tab:blue", "keepalived": "tab:green", "ldirectord": "tab:red"}
+    for director, colour in colours.items():
         for check, style in (("connect", "o-"), ("http", "s--")):
             mine = sorted((r for r in rows if (r["director"], r["check"]) == (director, check)),
                           key=lambda r: r["reals"])  # fmt: skip
@@ -110,12 +116,16 @@ def plot_png(rows: list[Row], path: Path) -> None:
                 points = [(r["reals"], r[field]) for r in mine if r[field] is not None]
                 if points:
                     xs, ys = zip(*points, strict=True)
-                    axis.plot(xs, ys, style, label=f"{director} {check}")
+                    axis.plot(xs, ys, style, color=colour, label=f"{director} {check}")
     detect.axhline(DETECT_TARGET, color="grey", linestyle=":", label="pyldirectord target")
-    detect.set(xscale="log", xlabel="reals (N)", ylabel="detect, s", title="Detection latency")
+    detect.set(xscale="log", xlabel="reals (N)", ylabel="detect, s",
+               title="Detection latency (a missing point: not within 120 s)")  # fmt: skip
     cpu.set(xscale="log", xlabel="reals (N)", ylabel="CPU-s per minute",
             title="Steady CPU, whole process tree")  # fmt: skip
+    sizes = sorted({r["reals"] for r in rows})
     for axis in (detect, cpu):
+        axis.set_xticks(sizes, [str(n) for n in sizes])
+        axis.minorticks_off()
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
@@ -124,11 +134,17 @@ def plot_png(rows: list[Row], path: Path) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", type=Path)
+    parser.add_argument("json", type=Path, nargs="+",
+                        help="one run's JSON, or several parts of one bench (results appended)")
     parser.add_argument("--markdown", type=Path, default=Path("bench/RESULTS.md"))
     parser.add_argument("--plot", type=Path, default=Path("bench/results.png"))
     args = parser.parse_args(argv)
-    payload = json.loads(args.json.read_text())
+    parts = [json.loads(path.read_text()) for path in args.json]
+    payload = {"environment": parts[0]["environment"],
+               "results": [row for part in parts for row in part["results"]]}  # fmt: skip
+    if len(parts) > 1:
+        dates = ", ".join(part["environment"]["date"] for part in parts)
+        payload["environment"] = {**payload["environment"], "date": f"{dates} ({len(parts)} parts)"}
     plot_png(payload["results"], args.plot)
     args.markdown.write_text(markdown(payload, args.plot))
     print(args.markdown.read_text())
