@@ -113,8 +113,16 @@ def tokens(text: str) -> Iterator[Token]:
             if not BLANK_OR_COMMENT.match(raw):
                 yield Global(number, raw)
             continue
-        yield BlockStart(number, raw, 6 if opening.group(1) else 4, opening.group(2))
+        start = BlockStart(number, raw, 6 if opening.group(1) else 4, opening.group(2))
+        yield start
+        body_start = index
         index = yield from _block_body(lines, index)
+        if index == body_start == len(lines):
+            # A virtual= line that is the file's last line: the reference's "goto outer_loop"
+            # reads it again (nothing has replaced the line it holds), so the block is
+            # opened twice and the second one is a duplicate virtual server.
+            yield start
+            yield BlockEnd(len(lines), at_eof=True)
 
 
 def _block_body(lines: list[str], index: int) -> Generator[Token, None, int]:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from reference_runner import corpus, expected, normalise
+from reference_runner import OUR_ERROR, corpus, expected, normalise
 
 from pyldirectord import checkconfig
 
@@ -24,9 +24,10 @@ def test_corpus_verdict(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert out.getvalue().startswith(f"{path}: configuration OK")
         return
     assert code == 1
-    first = err.getvalue().splitlines()[0]
-    assert first.startswith(f"{path}:{want.line}: error: "), first
-    assert normalise(first.split(": error: ", 1)[1]) == want.message
+    match = OUR_ERROR.match(err.getvalue().splitlines()[0])
+    assert match is not None, err.getvalue()
+    assert (match.group(1), int(match.group(2))) == (str(path), want.line)
+    assert normalise(match.group(3)) == want.message
 
 
 def test_corpus_is_large_and_mixed() -> None:

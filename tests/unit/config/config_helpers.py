@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import ClassVar
 
 import pytest
@@ -33,6 +34,8 @@ class FakeLookups:
     def host(self, name: str, family: Family) -> str | None:
         if family == 4 and _is_v4(name):
             return name
+        if family == 4 and name.isdigit():  # inet_aton's one-number form: "5060"
+            return socket.inet_ntoa(socket.inet_aton(name))
         if family == 6 and ":" in name:
             return name
         return self.hosts.get((name, family))
