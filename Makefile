@@ -23,7 +23,8 @@ $(VENV)/.deps: pyproject.toml
 # rebuilt whenever a module is added or removed, so imports always see the real package.
 $(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
-	    --config-settings editable_mode=strict -e . 2>&1 | grep -v -i warning || true
+	    --config-settings editable_mode=strict -e . > $(VENV)/install.log 2>&1 \
+	    || { cat $(VENV)/install.log; exit 1; }
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
@@ -50,7 +51,7 @@ $(UMLDIR)/usr/bin/linux.uml:
 	touch $@
 
 lint: install
-	$(BIN)/ruff check pyldirectord checks tests
+	$(BIN)/ruff check pyldirectord checks sandbox tests
 
 # mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
 # exactly as the installed package is (checks/ inside pyldirectord/).
@@ -58,7 +59,9 @@ typecheck: install
 	rm -rf build/mypy && mkdir -p build/mypy
 	cp -rs $(CURDIR)/pyldirectord build/mypy/pyldirectord
 	cp -rs $(CURDIR)/checks build/mypy/pyldirectord/checks
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p pyldirectord
+	cp -rs $(CURDIR)/sandbox build/mypy/sandbox
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	    -p pyldirectord -p sandbox
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 unit: install

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from pyldirectord import __version__, checkconfig
+from pyldirectord.wiring import run_ldirectord
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
 1999-2006 Jacob Rief, Horms and others
@@ -31,15 +32,12 @@ EXIT_USAGE = 255
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("-v", "--version"):
-        sys.stdout.write(VERSION_TEXT)
-        return 0
     if args and args[0] in ("--check-config", "-t"):
         code = checkconfig.main(args[1:])
         if code is not None:
             return code
-    sys.stdout.write(USAGE_TEXT)
-    return EXIT_USAGE
+    # The ldirectord-compatible command line (options, CONFIG, actions) lives in lifecycle.
+    return run_ldirectord(args, usage_text=USAGE_TEXT, version_text=VERSION_TEXT)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# The lab (sandbox/) is not installed: reach it from the repository root. Appended, not
+# prepended, so that `pyldirectord` still resolves to the installed package (checks/ lives
+# inside it only there).
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+
+from sandbox import topology
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -15,3 +26,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "kernel" in item.keywords and config.getoption("-m") == "kernel":
             raise pytest.UsageError("kernel tests run inside the sandbox: use `make test-kernel`")
+
+
+# --- kernel suite: a clean IPVS table and the LVS lab (one conftest for the whole tree keeps
+# module names unique for mypy) ---
+
+
+@pytest.fixture
+def clean_table() -> Iterator[None]:
+    subprocess.run(["ipvsadm", "-C"], check=True)
+    yield
+    subprocess.run(["ipvsadm", "-C"], check=True)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[topology.Lab]:
+    built = topology.build(Path(tmp_path_factory.mktemp("lab")))
+    try:
+        for real in built.reals:
+            topology.start_server(real)
+        yield built
+    finally:
+        topology.teardown(built)

@@ -1,0 +1,139 @@
+"""Check-side data types: what a check is asked (Target, CheckSpec) and what it answers.
+
+A check never raises for a server's failure: refused, reset, timeout, TLS error, bad status,
+regex miss all come back as ``CheckResult(ok=False, reason=...)``. Only programming errors raise.
+These types are plain values with no config imports, so the director maps its Config onto them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+# Every body or line a check reads stops here: a misbehaving real cannot make us buffer more.
+BODY_LIMIT = 64 * 1024
+
+Protocol = Literal["tcp", "udp", "fwm"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    reason: str
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a check goes.
+
+    ``ip``/``port`` are the real's address and its check port (checkport, else the real's port,
+    else the service's port). The virtual_* and real_port fields only feed external checks,
+    which get the real's configured port, never checkport (as the reference does).
+    """
+
+    ip: str
+    port: int
+    virtual_ip: str = ""
+    virtual_port: int = 0
+    fwmark: int | None = None
+    real_port: int = 0
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        return socket.AF_INET6 if ":" in self.ip else socket.AF_INET
+
+    @property
+    def host(self) -> str:
+        """The real's address as it goes in a URL or a Host header: IPv6 bracketed."""
+        return bracket(self.ip)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """How to check one real, as the resolved virtual block says (spec 2.9, 4.3).
+
+    ``timeout`` is already the right one for the kind: checktimeout for connect, ping and
+    external; negotiatetimeout for negotiate checks. ``request`` is the raw configured value
+    (leading ``/`` included), each check strips it as the reference does.
+    """
+
+    checktype: str = "negotiate"
+    service: str = "none"
+    protocol: Protocol = "tcp"
+    timeout: float = 5.0
+    request: str = "/"
+    receive: str = ""
+    virtualhost: str = ""
+    httpmethod: Literal["GET", "HEAD"] = "GET"
+    login: str = ""
+    passwd: str = ""
+    database: str = ""
+    checkcount: int = 1
+    checkcommand: str = ""
+    # The request/receive came from the real= line: an absolute URL there is used as is (4.3).
+    per_real_request: bool = False
+    # Verify the HTTPS certificate and host name (the reference never does).
+    verify_tls: bool = False
+    # Grace between SIGTERM and SIGKILL for a timed-out external check.
+    kill_grace: float = 1.0
+
+
+CheckFn = Callable[[Target, CheckSpec], Awaitable[CheckResult]]
+
+
+def bracket(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip and not ip.startswith("[") else ip
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def strip_slash(request: str) -> str:
+    """The parser's leading ``/`` is removed by every check that uses the request (spec 4.3)."""
+    return request[1:] if request.startswith("/") else request
+
+
+def timeout_reason(timeout: float) -> str:
+    return f"timeout after {timeout:g}s"
+
+
+def os_error_reason(err: OSError) -> str:
+    """``Connection refused`` rather than ``[Errno 111] Connect call failed ('127.0.0.1', 1)``."""
+    if isinstance(err, ssl.SSLError):
+        return f"TLS handshake failed: {err.reason or err}"
+    # asyncio replaces strerror by "Connect call failed (addr)"; the errno says it plainly.
+    if err.errno:
+        return os.strerror(err.errno)
+    return err.strerror or str(err) or type(err).__name__
+
+
+Outcome = tuple[bool, str]
+
+
+async def bounded(timeout: float, attempt: Callable[[], Awaitable[Outcome]]) -> CheckResult:
+    """Run one check's I/O under its timeout and turn every server failure into a result.
+
+    The clock starts here, when the I/O is issued, so time spent queued is never counted.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        async with asyncio.timeout(timeout):
+            ok, reason = await attempt()
+    except TimeoutError:
+        ok, reason = False, timeout_reason(timeout)
+    except OSError as err:
+        ok, reason = False, os_error_reason(err)
+    return CheckResult(ok, reason, loop.time() - start)

@@ -1,0 +1,191 @@
+"""service=http/https/http_proxy negotiate checks over one shared aiohttp session (spec 4.3).
+
+The caller creates one ``HttpChecker`` and closes it at shutdown; every check reuses its
+connector, so thousands of reals cost one session. Each check still opens its own connection
+(``force_close``), as LWP does: a real that stopped accepting is seen at once.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from pyldirectord.checks.base import (
+    BODY_LIMIT,
+    CheckResult,
+    CheckSpec,
+    Outcome,
+    Target,
+    bounded,
+    os_error_reason,
+    strip_slash,
+)
+
+# LWP::UserAgent's defaults: it follows redirects of GET and HEAD, at most 7, to any host.
+MAX_REDIRECTS = 7
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "pyldirectord (ldirectord-compatible health check)"
+
+
+def build_url(target: Target, spec: CheckSpec) -> str:
+    """The URL ldirectord's ld_setup builds for a real (spec 4.3)."""
+    schema = "https" if spec.service == "https" else "http"
+    if spec.service == "http_proxy" and not spec.per_real_request:
+        return strip_slash(spec.request)
+    if spec.per_real_request and f"{schema}://" in spec.request:
+        return strip_slash(spec.request)
+    return f"{schema}://{target.host}:{target.port}/{strip_slash(spec.request)}"
+
+
+def host_header(target: Target, spec: CheckSpec) -> str:
+    """``virtualhost`` else the real's IP: no port, IPv6 bracketed (the reference's choice)."""
+    return spec.virtualhost or target.host
+
+
+def body_matches(receive: str, body: bytes) -> bool | None:
+    """Unanchored search of the raw body; None when the regex does not compile."""
+    try:
+        pattern = re.compile(receive.encode("utf-8", "surrogateescape"))
+    except re.error:
+        return None
+    return pattern.search(body) is not None
+
+
+class HttpChecker:
+    """Owns the shared session; ``async with HttpChecker() as http: await http.check(t, s)``."""
+
+    def __init__(self, verify_context: ssl.SSLContext | None = None) -> None:
+        # Built once: creating a default context loads the system CA store (milliseconds).
+        self._verify_context = verify_context
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpChecker:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def open(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, force_close=True, use_dns_cache=False)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None),
+                auto_decompress=False,  # receive runs over the raw body, as the reference's
+                skip_auto_headers=("Accept-Encoding",),
+                headers={"User-Agent": USER_AGENT},
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def check(self, target: Target, spec: CheckSpec) -> CheckResult:
+        return await bounded(spec.timeout, lambda: self._negotiate(target, spec))
+
+    def _ssl(self, spec: CheckSpec) -> ssl.SSLContext | bool:
+        if not spec.verify_tls:
+            return False
+        if self._verify_context is None:
+            self._verify_context = ssl.create_default_context()
+        return self._verify_context
+
+    async def _negotiate(self, target: Target, spec: CheckSpec) -> Outcome:
+        url = build_url(target, spec)
+        proxied = spec.service == "http_proxy"
+        headers = {} if proxied else {"Host": host_header(target, spec)}
+        proxy = f"http://{target.host}:{target.port}/" if proxied else None
+        sni = spec.virtualhost or None
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                status, reason, location, body = await self._fetch(url, spec, headers, proxy, sni)
+            except aiohttp.ClientError as err:
+                return False, failure_reason(url, err)
+            if status not in REDIRECT_STATUSES or not location:
+                return judge(status, reason, body, spec)
+            if hop == MAX_REDIRECTS:
+                return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
+            # LWP does not carry the explicit Host header over a redirect; nor do we SNI.
+            url, headers, sni = urljoin(url, location), {}, None
+        raise AssertionError("unreachable: the loop returns on its last hop")
+
+    async def _fetch(
+        self,
+        url: str,
+        spec: CheckSpec,
+        headers: dict[str, str],
+        proxy: str | None,
+        sni: str | None,
+    ) -> tuple[int, str, str | None, bytes]:
+        if self._session is None:
+            raise RuntimeError("HttpChecker.check() called before open()")
+        async with self._session.request(
+            spec.httpmethod,
+            url,
+            headers=headers,
+            proxy=proxy,
+            ssl=self._ssl(spec),
+            server_hostname=sni,
+            allow_redirects=False,
+        ) as response:
+            body = b"" if spec.httpmethod == "HEAD" else await read_bounded(response.content)
+            location = response.headers.get("Location")
+            return response.status, response.reason or "", location, body
+
+
+async def read_bounded(content: aiohttp.StreamReader, limit: int = BODY_LIMIT) -> bytes:
+    """At most ``limit`` bytes of the body; the rest is never read (the connection is closed)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
+    """Up iff 2xx and (receive empty or it matches the bounded raw body)."""
+    line = f"{status} {reason}".strip()
+    if not 200 <= status < 300:
+        return False, line
+    if not spec.receive:
+        return True, line
+    if spec.httpmethod == "HEAD":
+        # The reference: a HEAD check with a receive string is always down (no body).
+        return False, f"{line}, but HEAD returns no body to match receive"
+    matched = body_matches(spec.receive, body)
+    if matched is None:
+        return False, f"invalid receive regex {spec.receive!r}"
+    if not matched:
+        return False, f"{line}, but receive {spec.receive!r} not found in the body"
+    return True, line
+
+
+def failure_reason(url: str, err: aiohttp.ClientError) -> str:
+    """LWP-like synthetic 500s: ``500 Can't connect to 127.0.0.1:81 (Connection refused)``."""
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        cause = f"certificate verify failed: {err.certificate_error}"
+        return f"500 Can't connect to {_netloc(url)} ({cause})"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return f"500 Can't connect to {_netloc(url)} ({os_error_reason(err.os_error)})"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "500 Server closed connection without sending any data back"
+    return f"500 {type(err).__name__}: {err}"
+
+
+def _netloc(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url

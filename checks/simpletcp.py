@@ -1,0 +1,61 @@
+"""service=simpletcp: send the request, half-close, read lines to EOF, match receive (spec 4.3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+
+from pyldirectord.checks.base import (
+    BODY_LIMIT,
+    CheckResult,
+    CheckSpec,
+    Outcome,
+    Target,
+    bounded,
+)
+
+
+def payload(request: str) -> bytes:
+    """The reference drops the first character (the parser's ``/``) and turns ``\\n`` into LF."""
+    return request[1:].replace("\\n", "\n").encode("utf-8", "surrogateescape")
+
+
+async def check(target: Target, spec: CheckSpec) -> CheckResult:
+    return await bounded(spec.timeout, lambda: _exchange(target, spec))
+
+
+async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
+    try:
+        pattern = re.compile(spec.receive.encode("utf-8", "surrogateescape"))
+    except re.error:
+        return False, f"invalid receive regex {spec.receive!r}"
+    reader, writer = await asyncio.open_connection(target.ip, target.port)
+    try:
+        writer.write(payload(spec.request))
+        await writer.drain()
+        writer.write_eof()
+        reply = await read_to_eof(reader, BODY_LIMIT)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    lines = reply.splitlines()
+    # An empty receive matches any line (the reference reused Perl's last successful pattern).
+    if any(pattern.search(line) for line in lines):
+        return True, "receive matched"
+    if not lines:
+        return False, "no reply"
+    return False, f"receive {spec.receive!r} not found in {len(lines)} line(s)"
+
+
+async def read_to_eof(reader: asyncio.StreamReader, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await reader.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

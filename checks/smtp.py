@@ -1,0 +1,44 @@
+"""service=smtp/submission: the 220 greeting, EHLO (HELO if refused), QUIT (spec 4.3).
+
+No STARTTLS and no AUTH, as the reference's Net::SMTP check.
+"""
+
+from __future__ import annotations
+
+import aiosmtplib
+from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
+
+HELO_NAME = "localhost"
+
+
+async def check(target: Target, spec: CheckSpec) -> CheckResult:
+    return await bounded(spec.timeout, lambda: _session(target, spec))
+
+
+async def _session(target: Target, spec: CheckSpec) -> Outcome:
+    client = aiosmtplib.SMTP(
+        hostname=target.ip,
+        port=target.port,
+        timeout=spec.timeout,
+        use_tls=False,
+        start_tls=False,
+        local_hostname=HELO_NAME,
+    )
+    try:
+        greeting = await client.connect()
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+        await client.quit()
+    except aiosmtplib.SMTPException as err:
+        return False, _reason(err)
+    finally:
+        client.close()
+    return True, f"{greeting.code} {greeting.message.splitlines()[0]}".strip()
+
+
+def _reason(err: aiosmtplib.SMTPException) -> str:
+    if isinstance(err, aiosmtplib.SMTPResponseException):
+        return f"SMTP {err.code} {err.message}"
+    return f"SMTP: {err}"

@@ -1,0 +1,133 @@
+"""What the operations we apply mean to an operator: log lines and alert events (pure).
+
+The reference logs and mails one line per ipvsadm command it runs (spec 3.4, 5.1, 6.4). We
+apply fewer operations (no start-up churn), and each one is described with the reference's
+words: an add or edit of a real to its weight is "Added"/"Restored", to weight 0 "Quiescent",
+a delete of a configured real "Deleted", of a real nobody configured "Purged ... (start)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pyldirectord.config.model import (
+    Config,
+    Virtual,
+    bracketed,
+    effective_fallback,
+    virtual_address,
+    virtual_id,
+)
+from pyldirectord.desired import fallback_dest, real_dest, service_key
+from pyldirectord.events import EventKind, RealEvent
+from pyldirectord.health import RealHealth, State
+from pyldirectord.reconcile import (
+    AddDest,
+    AddService,
+    DeleteDest,
+    DeleteService,
+    EditDest,
+    EditService,
+    Op,
+)
+from pyldirectord.table import DestKey, IpvsTable, ServiceKey, normal_dest
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing to log, and the alert event when it is one the reference mails."""
+
+    log: str
+    event: RealEvent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    virtual: Virtual
+    reals: dict[DestKey, str]  # kernel dest -> configured "ip:port"
+    fallback: DestKey | None
+
+
+def _index(config: Config) -> dict[ServiceKey, _Known]:
+    index: dict[ServiceKey, _Known] = {}
+    for virtual in config.virtuals:
+        key = service_key(virtual)
+        reals = {
+            normal_dest(key, real_dest(real, True)).key: f"{bracketed(real.host)}:{real.port}"
+            for real in virtual.reals
+        }
+        fallback = effective_fallback(virtual, config.globals)
+        fallback_key = normal_dest(key, fallback_dest(virtual, fallback)).key if fallback else None
+        index.setdefault(key, _Known(virtual, reals, fallback_key))
+    return index
+
+
+def describe(
+    ops: Sequence[Op],
+    configs: Sequence[Config],
+    health: dict[tuple[str, str], RealHealth],
+    at: float,
+) -> list[Change]:
+    """Changes for ``ops``; ``configs`` is the config in force first (a reload passes the old
+    one after it, so a removed virtual is still named)."""
+    known: dict[ServiceKey, _Known] = {}
+    for config in reversed(configs):
+        known.update(_index(config))
+    return [change for op in ops for change in _describe(op, known, health, at)]
+
+
+def _describe(
+    op: Op, known: dict[ServiceKey, _Known], health: dict[tuple[str, str], RealHealth], at: float
+) -> Iterable[Change]:
+    if isinstance(op, AddService | EditService | DeleteService):
+        key = op.key if isinstance(op, DeleteService) else op.service.key
+        vaddr = virtual_address(known[key].virtual) if key in known else str(key)
+        verb = {AddService: "Added", EditService: "Changed"}.get(type(op))
+        yield Change(f"{verb} virtual server: {vaddr}" if verb else
+                     f"Purged virtual server (start): {vaddr}")  # fmt: skip
+        return
+    entry = known.get(op.service)
+    if entry is None:
+        yield Change(f"IPVS: {op}")
+        return
+    dest_key = op.dest if isinstance(op, DeleteDest) else op.dest.key
+    weight = 0 if isinstance(op, DeleteDest) else op.dest.weight
+    configured = entry.reals.get(dest_key)
+    kind = _kind(op, weight, dest_key == entry.fallback, configured is not None)
+    mapped = configured if configured and configured != str(dest_key) else None
+    host = str(dest_key.address)
+    event = RealEvent(kind, entry.virtual, host, dest_key.port, weight, at, mapped)
+    # A real not checked yet placed at weight 0 is the reference's start-up end state, not news.
+    state = health.get((virtual_id(entry.virtual), configured or ""), RealHealth()).state
+    quiet = configured is not None and state is State.UNKNOWN
+    yield Change(event.log_text(), None if quiet else event)
+
+
+def _kind(op: Op, weight: int, fallback: bool, configured: bool) -> EventKind:
+    if fallback:
+        if isinstance(op, AddDest):
+            return "added-fallback"
+        return "restored-fallback" if isinstance(op, EditDest) else "deleted-fallback"
+    if isinstance(op, DeleteDest):
+        return "deleted" if configured else "purged-start"
+    if weight == 0:
+        return "quiescent"
+    return "added" if isinstance(op, AddDest) else "restored"
+
+
+def stop_changes(
+    table: IpvsTable, config: Config, keys: Iterable[ServiceKey], at: float
+) -> list[Change]:
+    """What a clean stop logs: each live real purged, then its virtual (spec 3.11)."""
+    known = _index(config)
+    changes: list[Change] = []
+    for key in keys:
+        entry = known[key]
+        for dest in table.reals(key).values():
+            if dest.weight > 0 and dest.key != entry.fallback:
+                event = RealEvent("purged-stop", entry.virtual, str(dest.key.address),
+                                  dest.key.port, dest.weight, at)  # fmt: skip
+                changes.append(Change(event.log_text(), event))
+        changes.append(Change(f"Purged virtual server (stop): {virtual_address(entry.virtual)}"))
+    return changes

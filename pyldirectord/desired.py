@@ -1,0 +1,141 @@
+"""What should the table be? (Config, health of every real, kernel table) -> IpvsTable.
+
+Pure. The rules are the reference's (spec 3.4, 3.5) stated as an end state instead of a
+sequence of ipvsadm commands: an up real is present with its weight and thresholds; a real that
+is down or not checked yet is present at weight 0 under ``quiescent=yes`` and absent otherwise;
+the fallback is present exactly when no real of its virtual is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from ipaddress import ip_address
+
+from pyldirectord.config.model import (
+    Config,
+    Fallback,
+    Globals,
+    Real,
+    Virtual,
+    bracketed,
+    effective_fallback,
+    effective_quiescent,
+    virtual_id,
+)
+from pyldirectord.health import RealHealth, State
+from pyldirectord.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Family,
+    Forwarding,
+    FwmarkKey,
+    IpvsTable,
+    Protocol,
+    Service,
+    ServiceKey,
+    normal_dest,
+)
+
+HealthKey = tuple[str, str]  # (virtual id, "ip:port" of the real as configured)
+NOT_CHECKED = RealHealth()
+
+
+def health_key(virtual: Virtual, real: Real) -> HealthKey:
+    """Health is kept per (virtual, real) and survives reloads that keep both."""
+    return (virtual_id(virtual), f"{bracketed(real.host)}:{real.port}")
+
+
+def service_key(virtual: Virtual) -> ServiceKey:
+    family = Family.INET6 if virtual.family == 6 else Family.INET
+    if virtual.fwmark is not None:
+        return FwmarkKey(family, virtual.fwmark)
+    assert virtual.host is not None, "an address virtual has a host"
+    return AddressKey(Protocol.named(virtual.protocol), ip_address(virtual.host), virtual.port)
+
+
+def ipvs_service(virtual: Virtual) -> Service:
+    persistent = virtual.persistent or None  # ipvsadm has no "persistent for 0 seconds"
+    return Service(
+        key=service_key(virtual),
+        scheduler=virtual.scheduler,
+        persistent=persistent,
+        # -M is passed only together with -p (spec 7.1).
+        netmask=(virtual.netmask or "") if persistent else "",
+        ops=virtual.ops and virtual.protocol == "udp",
+        sched_flags=frozenset(virtual.schedflags.split(",")) if virtual.schedflags else frozenset(),
+    )
+
+
+def real_dest(real: Real, up: bool) -> Dest:
+    # A quiesced real loses its thresholds: the reference quiesces with `-e ... -w 0` and no
+    # -x/-y, which resets both to 0; matching it keeps the two tables identical.
+    return Dest(
+        key=DestKey(ip_address(real.host), real.port),
+        forwarding=Forwarding.named(real.forward),
+        weight=real.weight if up else 0,
+        u_threshold=real.upper if up else 0,
+        l_threshold=real.lower if up else 0,
+    )
+
+
+def fallback_dest(virtual: Virtual, fallback: Fallback) -> Dest:
+    port = virtual.port if fallback.port is None else fallback.port
+    key = DestKey(ip_address(fallback.host), port)
+    return Dest(key, Forwarding.named(fallback.forward), weight=1)
+
+
+def desired_reals(
+    virtual: Virtual,
+    globals_: Globals,
+    health: Mapping[HealthKey, RealHealth],
+    present: Iterable[DestKey],
+) -> dict[DestKey, Dest]:
+    key = service_key(virtual)
+    quiescent = effective_quiescent(virtual, globals_)
+    in_kernel = set(present)
+    dests: dict[DestKey, Dest] = {}
+    any_up = False
+    for real in virtual.reals:
+        state = health.get(health_key(virtual, real), NOT_CHECKED).state
+        up = state is State.UP
+        dest = normal_dest(key, real_dest(real, up))
+        if not (up or _keep_quiesced(state, quiescent, globals_, dest.key in in_kernel)):
+            continue
+        any_up = any_up or up
+        dests.setdefault(dest.key, dest)  # a real listed twice: the first line wins
+    fallback = effective_fallback(virtual, globals_)
+    if fallback is not None and not any_up:
+        dest = normal_dest(key, fallback_dest(virtual, fallback))
+        dests.setdefault(dest.key, dest)
+    return dests
+
+
+def _keep_quiesced(state: State, quiescent: bool, globals_: Globals, in_kernel: bool) -> bool:
+    """Whether a real that is not up stays in the table at weight 0."""
+    if not quiescent:
+        return False
+    # A real that went down and then vanished from the kernel (an operator's ipvsadm -d) is
+    # put back at weight 0 only with readdquiescent=yes, as the reference does. A real never
+    # checked yet is always present: the reference's start-up leaves every real at weight 0.
+    return state is State.UNKNOWN or in_kernel or globals_.readdquiescent
+
+
+def desired_table(
+    config: Config, health: Mapping[HealthKey, RealHealth], actual: IpvsTable
+) -> IpvsTable:
+    services = {}
+    dests = {}
+    for virtual in config.virtuals:
+        service = ipvs_service(virtual)
+        if service.key in services:
+            continue  # the parser rejects duplicate virtuals; resolution may still merge two
+        services[service.key] = service
+        present = actual.reals(service.key).keys()
+        dests[service.key] = desired_reals(virtual, config.globals, health, present)
+    return IpvsTable(services, dests)
+
+
+def owned_services(*configs: Config) -> set[ServiceKey]:
+    """The services these configs manage: ours to add, edit and delete, nothing else."""
+    return {service_key(virtual) for config in configs for virtual in config.virtuals}

@@ -1,0 +1,331 @@
+"""The loop: check results -> health -> desired table -> diff -> apply -> log, alerts, state.
+
+Glue only: every decision is a pure function elsewhere (health.observe, desired_table, diff,
+changes.describe); this module owns the order of things and the tasks that do I/O. All kernel
+changes go through one lock, so a reload, a stop and the check results never interleave
+their operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol
+
+from pyldirectord.changes import Change, describe, stop_changes
+from pyldirectord.checks.registry import Checkers
+from pyldirectord.config.model import (
+    Config,
+    DaemonStatus,
+    Virtual,
+    bracketed,
+    effective_failurecount,
+    effective_fallbackcommand,
+    effective_risecount,
+    virtual_id,
+)
+from pyldirectord.desired import (
+    HealthKey,
+    desired_table,
+    health_key,
+    owned_services,
+    real_dest,
+    service_key,
+)
+from pyldirectord.events import RealEvent
+from pyldirectord.fallbackcommand import run_fallbackcommand
+from pyldirectord.health import Observation, Outcome, Policy, RealHealth, adopted, observe
+from pyldirectord.log import Log
+from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
+from pyldirectord.monitor import MonitorFile
+from pyldirectord.prober import Prober, ProbeResult, timed_out
+from pyldirectord.probes import CheckPlan, Member, check_plans
+from pyldirectord.reconcile import DeleteService, Op, diff
+from pyldirectord.scheduler import Scheduler, Unit
+from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.table import IpvsTable, normal_dest
+
+
+class TableBackend(Protocol):
+    """The kernel's IPVS table (``ipvs.Ipvs``), or an in-memory one in tests."""
+
+    async def read_table(self) -> IpvsTable: ...
+
+    async def apply(self, ops: Sequence[Op]) -> None: ...
+
+
+# Check kinds whose results the reference does not write to the monitorfile (spec 6.3).
+UNMONITORED = frozenset({"on", "external-perl"})
+
+
+class Director:
+    def __init__(
+        self,
+        config: Config,
+        backend: TableBackend,
+        checkers: Checkers,
+        log: Log,
+        *,
+        notify: Callable[[RealEvent], None] | None = None,
+        state_path: str | None = None,
+        concurrency: int = 1000,
+    ) -> None:
+        self.config = config
+        self.health: dict[HealthKey, RealHealth] = {}
+        self.status: DaemonStatus = "starting"
+        self._backend = backend
+        self._checkers = checkers
+        self._log = log
+        self._notify = notify or (lambda _event: None)
+        self._state_path = state_path
+        self._loop = asyncio.get_running_loop()
+        self._scheduler = Scheduler[ProbeResult](self._on_result, timed_out, concurrency)
+        self._plans: dict[str, CheckPlan] = {}
+        self._lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._reported: set[str] = set()
+        self._all_reported = asyncio.Event()
+        self._fallback_memo: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._monitors: dict[str, MonitorFile] = {}
+        self._maintenance: MaintenanceDir | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, settle: float = 2.0) -> None:
+        """Adopt what the kernel serves, check every real once, then program the table.
+
+        Holding the first apply until each real has been checked once (bounded by
+        ``settle``) is what spares the reference's start-up churn: no real is added only to
+        be removed, and no fallback flaps in and out on a healthy farm.
+        """
+        actual = await self._backend.read_table()
+        self.health = self._seed(self.config, actual, {})
+        self._install(self.config)
+        try:
+            async with asyncio.timeout(settle):
+                await self._all_reported.wait()
+        except TimeoutError:
+            pass
+        await self.reconcile()
+        self.status = "running"
+        self._spawn(self._reconcile_loop())
+
+    async def reload(self, new: Config) -> None:
+        """Swap to a config that parsed and resolved: health carried by (virtual, real)."""
+        self.status = "reloading"
+        old = self.config
+        async with self._lock:
+            actual = await self._backend.read_table()
+            self.health = self._seed(new, actual, self.health)
+            self.config = new
+            self._install(new)
+            await self._reconcile_locked(actual, (new, old))
+        self.status = "running"
+
+    async def stop(self) -> None:
+        """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
+        self.status = "stopping"
+        await self._scheduler.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        async with self._lock:
+            actual = await self._backend.read_table()
+            keys = [service_key(v) for v in self.config.virtuals if self._cleanstop(v)]
+            keys = [key for key in dict.fromkeys(keys) if key in actual.services]
+            changes = stop_changes(actual, self.config, keys, self._loop.time())
+            await self._apply([DeleteService(key) for key in keys], changes)
+        if self._state_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._state_path)
+
+    def _cleanstop(self, virtual: Virtual) -> bool:
+        cleanstop = virtual.cleanstop
+        return self.config.globals.cleanstop if cleanstop is None else cleanstop
+
+    @property
+    def overloaded(self) -> bool:
+        return self._scheduler.overloaded
+
+    # ------------------------------------------------------------------ checks
+
+    def _seed(
+        self, config: Config, actual: IpvsTable, previous: dict[HealthKey, RealHealth]
+    ) -> dict[HealthKey, RealHealth]:
+        """Health for every (virtual, real): kept from before, else adopted when the kernel
+        already gives the real a weight (a restart never drops live traffic), else unknown."""
+        seeded: dict[HealthKey, RealHealth] = {}
+        for virtual in config.virtuals:
+            key = service_key(virtual)
+            for real in virtual.reals:
+                hkey = health_key(virtual, real)
+                if hkey in previous:
+                    seeded[hkey] = previous[hkey]
+                    continue
+                dest = normal_dest(key, real_dest(real, True)).key
+                live = actual.reals(key).get(dest)
+                if live is not None and live.weight > 0:
+                    seeded[hkey] = adopted()
+        return seeded
+
+    def _install(self, config: Config) -> None:
+        self._plans = check_plans(config)
+        maintenancedir = config.globals.maintenancedir
+        if maintenancedir is None:
+            self._maintenance = None
+        elif self._maintenance is None or self._maintenance.directory != maintenancedir:
+            self._maintenance = MaintenanceDir(maintenancedir, ReverseNameCache())
+        self._monitors = {
+            v.monitorfile: self._monitors.get(v.monitorfile)
+            or MonitorFile(v.monitorfile, self._log)
+            for v in config.virtuals
+            if v.monitorfile
+        }
+        units = {}
+        for key, plan in self._plans.items():
+            prober = Prober(plan, self._checkers, self._maintenance)
+            if prober.note:
+                self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
+            timeout = max(plan.spec.timeout, plan.connect_timeout)
+            units[key] = Unit(key, prober, timeout * max(1, plan.spec.checkcount), plan.interval)
+        self._reported &= set(units)
+        if not units or self._reported == set(units):
+            self._all_reported.set()
+        self._scheduler.update(units)
+
+    def _on_result(self, key: str, result: ProbeResult, at: float) -> None:
+        plan = self._plans.get(key)
+        if plan is None:
+            return  # a result for a real a reload just removed
+        seen = Observation(result.ok, result.reason, at, result.maintenance)
+        changed = False
+        for member in plan.members:
+            changed |= self._observe(member, seen)
+            self._monitor(member, plan, result)
+        self._reported.add(key)
+        if len(self._reported) == len(self._plans):
+            self._all_reported.set()
+        if changed:
+            self._dirty.set()
+
+    def _observe(self, member: Member, seen: Observation) -> bool:
+        virtual, real = member.virtual, member.real
+        hkey = health_key(virtual, real)
+        policy = Policy(
+            failurecount=effective_failurecount(virtual, self.config.globals),
+            risecount=effective_risecount(virtual, self.config.globals),
+        )
+        outcome = observe(self.health.get(hkey, RealHealth()), seen, policy)
+        self.health[hkey] = outcome.health
+        self._log_soft(virtual, real.host, real.port, outcome, policy)
+        return outcome.changed
+
+    def _log_soft(
+        self, virtual: Virtual, host: str, port: int, outcome: Outcome, policy: Policy
+    ) -> None:
+        where = f"{bracketed(host)}:{port} ({virtual_id(virtual)})"
+        if outcome.reset_failures:
+            self._log.log(f"Resetting soft failure count: {where}")
+        if outcome.soft_failure:
+            n, m = outcome.soft_failure, policy.failurecount
+            self._log.log(f"Soft failure real server: {where} failure {n}/{m}")
+
+    def _monitor(self, member: Member, plan: CheckPlan, result: ProbeResult) -> None:
+        virtual = member.virtual
+        monitor = self._monitors.get(virtual.monitorfile or "")
+        if monitor is None or virtual.checktype in UNMONITORED:
+            return
+        if virtual.checktype == "ping" and not result.ok:
+            return  # the reference writes no line for a failed ping
+        message = result.reason if not result.ok else "-"
+        monitor.write(plan.key, "up" if result.ok else "down", message)
+
+    # ------------------------------------------------------------------ the table
+
+    async def _reconcile_loop(self) -> None:
+        """Reconcile on every change, and every interval anyway to repair drift."""
+        while True:
+            try:
+                async with asyncio.timeout(self.config.globals.checkinterval):
+                    await self._dirty.wait()
+            except TimeoutError:
+                pass
+            self._dirty.clear()
+            await self.reconcile()
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            try:
+                actual = await self._backend.read_table()
+            except Exception as error:  # the kernel edge's errors are already worded
+                self._log.log(f"IPVS: {error}")
+                return
+            await self._reconcile_locked(actual, (self.config,))
+
+    async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
+        desired = desired_table(self.config, self.health, actual)
+        ops = diff(actual, desired, owned_services(*configs))
+        changes = describe(ops, configs, self.health, self._loop.time())
+        await self._apply(ops, changes)
+        self._run_fallbackcommands()
+        self._write_state(desired)
+
+    async def _apply(self, ops: Sequence[Op], changes: Sequence[Change]) -> None:
+        if not ops:
+            return
+        try:
+            await self._backend.apply(ops)
+        except Exception as error:  # partial failure: the next pass re-reads and retries
+            self._log.log(f"IPVS: {error}")
+        for change in changes:
+            self._log.log(change.log)
+            if change.event is not None:
+                self._notify(change.event)
+
+    def _run_fallbackcommands(self) -> None:
+        for virtual in self.config.virtuals:
+            command = effective_fallbackcommand(virtual, self.config.globals)
+            if command is None:
+                continue
+            up = any(
+                self.health.get(health_key(virtual, r), RealHealth()).up for r in virtual.reals
+            )
+            action = "stop" if up else "start"
+            vid = virtual_id(virtual)
+            if self._fallback_memo.get(vid) == action:
+                continue
+            self._fallback_memo[vid] = action
+            self._spawn(run_fallbackcommand(command, action, virtual, self._log))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _write_state(self, desired: IpvsTable) -> None:
+        if self._state_path is None:
+            return
+        offset = time.time() - self._loop.time()
+        virtuals = []
+        for virtual in self.config.virtuals:
+            key = service_key(virtual)
+            reals = []
+            for real in virtual.reals:
+                health = self.health.get(health_key(virtual, real), RealHealth())
+                dest = normal_dest(key, real_dest(real, True)).key
+                live = desired.reals(key).get(dest)
+                when = None if health.last_check is None else health.last_check + offset
+                weight = 0 if live is None else live.weight
+                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason))
+            virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
+        state = DirectorState(
+            os.getpid(), self.config.path, time.time(), tuple(virtuals), self.overloaded
+        )
+        try:
+            write_state(self._state_path, state)
+        except OSError as error:
+            self._log.log(f"cannot write state file {self._state_path}: {error.strerror}")

@@ -1,0 +1,452 @@
+"""The ldirectord actions (spec 1.5-1.7, 1.9): start, stop, restart, reload, status and their
+exit codes, daemonising, signals and the pid file. No decisions about the IPVS table here: the
+director body is injected (``Hooks.make_director``), and so are the config loader and the log.
+
+Deliberate differences from the reference (docs/compatibility.md):
+* running = a live ``fcntl`` lock on the pid file, not "/proc/<pid>/cmdline mentions ldirectord";
+* only the daemon removes its pid file: a CLI call with a bad config leaves a running daemon's
+  pid file alone (quirk 1), a foreground instance never touches it (quirk 37);
+* ``stop`` and ``restart`` wait for the daemon to be gone, with a bound (quirk 2);
+* ``start`` returns once the daemon holds its pid file lock and has written its pid;
+* every instance, foreground ones included, holds ``pyldirectord.<CFGNAME>.lock``, so a second
+  director for the same config refuses to start instead of fighting over the table.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol, TextIO
+
+from pyldirectord import pidfile
+from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.model import Config
+from pyldirectord.daemonize import Notifier, spawn_daemon
+from pyldirectord.invocation import (
+    Invocation,
+    invocation_of,
+    parse_options,
+    resolve_config,
+)
+from pyldirectord.statefile import read_state, render_table, state_file_path
+from pyldirectord.subinstances import SubInstances
+
+VERSION_STR = "Linux Director v1.186-ha"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # config file not found, reload while stopped, stale pid file on status
+EXIT_CONFIG_ERROR = 2
+EXIT_NOT_RUNNING = 3  # status, no pid file
+EXIT_USAGE = 255
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LogSetup:
+    """What a log function needs: the config (None before it parsed), CFGNAME, ``-d``."""
+
+    config: Config | None
+    cfgname: str
+    debug: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorContext:
+    config: Config
+    config_path: str  # CONFIG as resolved, used verbatim in messages
+    cfgname: str
+    debug: bool
+    foreground: bool
+    log: Log
+    state_file: str  # where the director writes statefile.DirectorState after each pass
+    sub_instances: SubInstances  # call .run("start") after start-up, .reload_from() on reload
+
+
+class Director(Protocol):
+    """The daemon body. ``run`` blocks until a stop was requested and the table cleaned up.
+
+    ``request_reload`` and ``request_stop`` are called from Python signal handlers (main thread,
+    between bytecodes): they must only note the request and wake ``run`` (for asyncio,
+    ``loop.call_soon_threadsafe``). The lifecycle logs ``Reloading Linux Director Daemon config
+    on signal`` and ``... terminated on signal: <SIG>`` itself; the director does not.
+    """
+
+    def run(self) -> None: ...
+
+    def request_reload(self) -> None: ...
+
+    def request_stop(self, signame: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    load_config: Callable[[str], Config]  # parse + resolve; raises ConfigError
+    make_log: Callable[[LogSetup], Log]
+    make_director: Callable[[DirectorContext], Director]
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    rundir: str
+    argv0: str  # $0 as invoked, for "Invoking ldirectord invoked as:"
+    binary: str  # shell words that run this program again (execute= sub-instances)
+    out: TextIO
+    err: TextIO
+    usage_text: str
+    version_text: str
+    stop_timeout: float = 30.0
+    ready_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    invocation: Invocation
+    config_path: str
+    config: Config
+    hooks: Hooks
+    env: Environment
+    log: Log
+
+    @property
+    def pid_path(self) -> str:
+        return pidfile.pid_file_path(self.env.rundir, self.invocation.cfgname)
+
+    @property
+    def lock_path(self) -> str:
+        return pidfile.instance_lock_path(self.env.rundir, self.invocation.cfgname)
+
+    @property
+    def state_path(self) -> str:
+        return state_file_path(self.env.rundir, self.invocation.cfgname)
+
+    @property
+    def sub_instances(self) -> SubInstances:
+        return SubInstances(self.env.binary, self.config.globals.execute, self.log)
+
+    def finish(self, code: int, why: str) -> int:
+        return finish(self.log, self.invocation.debug, code, why)
+
+
+def finish(log: Log, debug: bool, code: int, why: str) -> int:
+    """``ld_exit``: log ``Exiting with exit_status N: why`` for N != 0, always with ``-d``."""
+    if code != 0 or debug:
+        log(f"Exiting with exit_status {code}: {why}")
+    return code
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    stream.flush()  # keep stderr and stdout lines in order for `status 2>&1` readers
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def run(args: list[str], hooks: Hooks, env: Environment) -> int:
+    options = parse_options(args)
+    if options.errors:
+        _write(env.err, "".join(f"{error}\n" for error in options.errors))
+        _write(env.out, env.usage_text)
+        return EXIT_USAGE
+    if options.help:
+        _write(env.out, env.usage_text)
+        return EXIT_OK
+    if options.version:
+        _write(env.out, env.version_text)
+        if options.debug:
+            finish(hooks.make_log(LogSetup(None, "ldirectord", True)), True, EXIT_OK, "")
+        return EXIT_OK
+    invocation = invocation_of(options)
+    if invocation is None:
+        _write(env.out, env.usage_text)
+        return EXIT_USAGE
+    session_or_code = open_session(invocation, hooks, env)
+    if isinstance(session_or_code, int):
+        return session_or_code
+    return ACTIONS[invocation.action](session_or_code)
+
+
+def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Session | int:
+    """Resolve and fully parse the config (every action does), then log the invocation."""
+    early_log = hooks.make_log(LogSetup(None, invocation.cfgname, invocation.debug))
+    path = resolve_config(invocation.config)
+    if path is None:
+        message = f"Config file {invocation.config} not found"
+        early_log(message)
+        if not invocation.debug:  # with -d the log line already went to stderr
+            _write(env.err, message + "\n")
+        return finish(early_log, invocation.debug, EXIT_FAILURE, "Initialisation Error")
+    try:
+        config = hooks.load_config(path)
+    except ConfigError as error:
+        # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
+        _write(env.err, error.reference_text(os.getpid()))
+        return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
+                      "config_error: Configuration Error")  # fmt: skip
+    log = hooks.make_log(LogSetup(config, invocation.cfgname, invocation.debug))
+    words = (env.argv0, *invocation.positionals)
+    log("Invoking ldirectord invoked as: " + "".join(f"{word} " for word in words))
+    return Session(invocation, path, config, hooks, env, log)
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def _exiting(session: Session) -> str:
+    return f"Exiting from ldirectord {session.invocation.action}"
+
+
+def action_start(session: Session) -> int:
+    if isinstance(pidfile.probe(session.pid_path), pidfile.Running):
+        return session.finish(EXIT_OK, _exiting(session))
+    return launch(session)
+
+
+def action_stop(session: Session) -> int:
+    state = pidfile.probe(session.pid_path)
+    if isinstance(state, pidfile.Running):
+        code = stop_daemon(session, state)
+        if code != EXIT_OK:
+            return code
+    return session.finish(EXIT_OK, _exiting(session))
+
+
+def action_restart(session: Session) -> int:
+    state = pidfile.probe(session.pid_path)
+    if isinstance(state, pidfile.Running):
+        code = stop_daemon(session, state)
+        if code != EXIT_OK:
+            return code
+    elif session.invocation.action == "try-restart":
+        return session.finish(EXIT_OK, _exiting(session))
+    return launch(session)
+
+
+def action_reload(session: Session) -> int:
+    state = pidfile.probe(session.pid_path)
+    if isinstance(state, pidfile.Running) and _signal(session, state, signal.SIGHUP):
+        return session.finish(EXIT_OK, _exiting(session))
+    if not isinstance(state, pidfile.Running):
+        # The reference only logs this (to stderr with -d); heartbeat/LSB read the exit code.
+        session.log(f"ldirectord is stopped for {session.config_path}")
+    return session.finish(EXIT_FAILURE, _exiting(session))
+
+
+def action_status(session: Session) -> int:
+    state = pidfile.probe(session.pid_path)
+    env = session.env
+    if isinstance(state, pidfile.Running):
+        line = f"ldirectord for {session.config_path} is running with pid: {state.pid}"
+        _write(env.err, line + "\n")
+        _write(env.out, status_table(session, state.pid))
+        session.sub_instances.run("status")
+        session.log(line)
+        session.log(_exiting(session))
+        return session.finish(EXIT_OK, _exiting(session))
+    code = EXIT_NOT_RUNNING
+    if isinstance(state, pidfile.Stale):
+        line = f"ldirectord stale pid file {session.pid_path} for {session.config_path}"
+        _write(env.err, line + "\n")
+        session.log(line)
+        code = EXIT_FAILURE
+    _write(env.out, f"ldirectord is stopped for {session.config_path}\n")
+    return session.finish(code, _exiting(session))
+
+
+ACTIONS: dict[str, Callable[[Session], int]] = {
+    "start": action_start,
+    "stop": action_stop,
+    "restart": action_restart,
+    "try-restart": action_restart,
+    "reload": action_reload,
+    "force-reload": action_reload,
+    "status": action_status,
+}
+
+
+def status_table(session: Session, pid: int | None) -> str:
+    """The daemon's last published state; nothing when there is none (output stays the
+    reference's), a note when the file is not the running daemon's."""
+    state = read_state(session.state_path)
+    if state is None:
+        return ""
+    if state.pid != pid:
+        return f"(state file {session.state_path} is from pid {state.pid}, not this daemon)\n"
+    return render_table(state, time.time())
+
+
+def _signal(session: Session, state: pidfile.Running, signum: int) -> bool:
+    if state.pid is None:
+        _write(session.env.err, f"{session.pid_path} is locked but holds no pid\n")
+        return False
+    try:
+        os.kill(state.pid, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_daemon(session: Session, state: pidfile.Running) -> int:
+    """SIGTERM, then wait (bounded) until the pid file lock is released (quirk 2)."""
+    if not _signal(session, state, signal.SIGTERM):
+        return session.finish(EXIT_FAILURE, "could not signal the daemon")
+    deadline = time.monotonic() + session.env.stop_timeout
+    while isinstance(pidfile.probe(session.pid_path, settle=0.0), pidfile.Running):
+        if time.monotonic() >= deadline:
+            message = (f"ldirectord for {session.config_path} (pid {state.pid}) did not stop "
+                       f"within {session.env.stop_timeout:g} s")  # fmt: skip
+            _write(session.env.err, message + "\n")
+            return session.finish(EXIT_FAILURE, message)
+        time.sleep(0.1)
+    return EXIT_OK
+
+
+# --- starting --------------------------------------------------------------------------------
+
+
+def launch(session: Session) -> int:
+    """Foreground with ``-d`` or ``supervised=yes`` (no pid file), else a daemon."""
+    if session.invocation.debug or session.config.globals.supervised:
+        session.log(f"Starting {VERSION_STR} with pid: {os.getpid()}")
+        return run_foreground(session)
+    session.log(f"Starting {VERSION_STR} as daemon")
+    return run_daemon(session)
+
+
+def _refuse_second_instance(session: Session, lock: pidfile.HeldLock) -> str:
+    return (f"ldirectord for {session.config_path} is already running in the foreground "
+            f"with pid: {lock.holder_pid()}")  # fmt: skip
+
+
+def run_foreground(session: Session) -> int:
+    try:
+        instance = pidfile.HeldLock.open(session.lock_path)
+    except OSError:
+        _write(session.env.err, f"Can not open {session.lock_path}\n")
+        return session.finish(EXIT_FAILURE, "Initialisation Error")
+    if not instance.acquire():
+        message = _refuse_second_instance(session, instance)
+        instance.release(unlink=False)
+        _write(session.env.err, message + "\n")
+        return session.finish(EXIT_FAILURE, message)
+    instance.write_pid(os.getpid())
+    router = SignalRouter(session.log)
+    router.install()
+    try:
+        return serve(session, router, foreground=True)
+    finally:
+        instance.release(unlink=False)
+
+
+def run_daemon(session: Session) -> int:
+    # Opened before forking, as the reference does, so the error reaches the caller's stderr.
+    try:
+        pid_lock = pidfile.HeldLock.open(session.pid_path)
+    except OSError:
+        _write(session.env.err, f"Can not open {session.pid_path}\n")
+        return session.finish(EXIT_FAILURE, "Initialisation Error")
+    for stream in (session.env.out, session.env.err):
+        stream.flush()  # nothing buffered may be written twice by the children
+    report = spawn_daemon(lambda notifier: daemon_body(session, pid_lock, notifier),
+                          timeout=session.env.ready_timeout)  # fmt: skip
+    os.close(pid_lock.fd)
+    if report.ready:
+        return EXIT_OK
+    _write(session.env.err, report.message + "\n")
+    return session.finish(EXIT_FAILURE, report.message)
+
+
+def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier) -> int:
+    """In the daemon: lock, write the pid, report ready, serve, clean up."""
+    if not pid_lock.acquire():
+        notifier.ready()  # another `start` won the race: that daemon is the one
+        return EXIT_OK
+    instance = pidfile.HeldLock.open(session.lock_path)
+    if not instance.acquire():
+        notifier.failed(_refuse_second_instance(session, instance))
+        pid_lock.release(unlink=True)
+        return EXIT_FAILURE
+    instance.write_pid(os.getpid())
+    router = SignalRouter(session.log)
+    router.install()
+    pid_lock.write_pid(os.getpid())
+    notifier.ready()
+    try:
+        return serve(session, router, foreground=False)
+    finally:
+        pid_lock.release(unlink=True)
+        instance.release(unlink=False)
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+
+class SignalRouter:
+    """Routes TERM/INT/QUIT and HUP to the director; installed before the daemon reports
+    ready, so a `stop` issued right after `start` is never lost to a default signal action."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.director: Director | None = None
+        self.signame: str | None = None  # the stop signal, once one arrived
+        self.reload_pending = False
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def attach(self, director: Director) -> None:
+        self.director = director
+        if self.signame is not None:
+            director.request_stop(self.signame)
+        elif self.reload_pending:
+            director.request_reload()
+
+    def detach(self) -> None:
+        for signum in (*STOP_SIGNALS, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # no late signal may interrupt the cleanup
+        self.director = None
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        self.signame = signal.Signals(signum).name.removeprefix("SIG")
+        if self.director is not None:
+            self.director.request_stop(self.signame)
+
+    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self.log("Reloading Linux Director Daemon config on signal")
+        self.reload_pending = True
+        if self.director is not None:
+            self.director.request_reload()
+
+
+def serve(session: Session, router: SignalRouter, *, foreground: bool) -> int:
+    """Run the director until a stop signal; then stop sub-instances and log the end."""
+    context = DirectorContext(
+        config=session.config, config_path=session.config_path,
+        cfgname=session.invocation.cfgname, debug=session.invocation.debug,
+        foreground=foreground, log=session.log, state_file=session.state_path,
+        sub_instances=session.sub_instances,
+    )  # fmt: skip
+    try:
+        router.attach(session.hooks.make_director(context))
+        assert router.director is not None
+        router.director.run()
+    except Exception as error:  # the director's bug must still end in a logged exit
+        session.log(f"director failed: {error!r}")
+        return session.finish(EXIT_FAILURE, f"director failed: {error}")
+    finally:
+        router.detach()
+        session.sub_instances.run("stop")
+    if router.signame is None:
+        return session.finish(EXIT_OK, 'Reached end of "main"')
+    message = f"Linux Director Daemon terminated on signal: {router.signame}"
+    session.log(message)
+    return session.finish(EXIT_OK, message)

@@ -1,0 +1,71 @@
+"""Runs one plan's check: maintenance first, then the check the plan names (edge).
+
+A real in maintenance (spec 3.7) is not checked at all. ``checktype=N`` keeps its connect
+counter here, per plan, between rounds. A service we do not implement is checked with a
+plain connect and says so in its reason, rather than being reported up unchecked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
+from pyldirectord.checks.combined import Combined
+from pyldirectord.checks.registry import Checkers, UnsupportedCheck
+from pyldirectord.maintenance import MaintenanceDir
+from pyldirectord.probes import CheckPlan
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    ok: bool
+    reason: str
+    elapsed: float
+    maintenance: bool = False
+
+
+def timed_out(timeout: float) -> ProbeResult:
+    """The scheduler's verdict when a check overran its own bound (a check bug, not the real)."""
+    return ProbeResult(False, f"timeout after {timeout:g}s", timeout)
+
+
+def negotiate_check(checkers: Checkers, spec: CheckSpec) -> tuple[CheckFn, str | None]:
+    """The check for a spec, and a note when we fall back to connect."""
+    try:
+        return checkers.lookup(spec.checktype, spec.service, spec.protocol), None
+    except UnsupportedCheck as why:
+        return checkers.lookup("connect", spec.service, spec.protocol), f"{why}; connect only"
+
+
+class Prober:
+    def __init__(
+        self, plan: CheckPlan, checkers: Checkers, maintenance: MaintenanceDir | None
+    ) -> None:
+        self.plan = plan
+        self._maintenance = maintenance
+        self._check, self.note = negotiate_check(checkers, plan.spec)
+        self._connect = checkers.lookup("connect", plan.spec.service, plan.spec.protocol)
+        self._connect_spec = replace(plan.spec, checktype="connect", timeout=plan.connect_timeout)
+        connects = plan.combined_connects
+        self._combined = Combined(connects) if connects is not None else None
+
+    async def __call__(self) -> ProbeResult:
+        if self._maintenance is not None:
+            target = self.plan.target
+            name = await self._maintenance.match(target.ip, target.real_port)
+            if name is not None:
+                return ProbeResult(False, "Server in maintenance", 0.0, maintenance=True)
+        result = await self._run()
+        reason = f"{result.reason} ({self.note})" if self.note else result.reason
+        return ProbeResult(result.ok, reason, result.elapsed)
+
+    async def _run(self) -> CheckResult:
+        if self._combined is None:
+            return await self._check(self.plan.target, self.plan.spec)
+        kind = self._combined.next_check()
+        if kind == "connect":
+            result = await self._connect(self.plan.target, self._connect_spec)
+        else:
+            result = await self._check(self.plan.target, self.plan.spec)
+        self._combined = self._combined.after(kind, result.ok)
+        return result

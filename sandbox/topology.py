@@ -1,0 +1,145 @@
+"""Builds the LVS-NAT lab inside the sandbox kernel with iproute2.
+
+    client netns  --veth--  director (root netns)  --bridge lvsbr--  real1..realN netns
+    198.51.100.2            198.51.100.1                             203.0.113.11..
+    2001:db8:c::2           VIP 198.51.100.80 / 2001:db8:80::80      2001:db8:1::11..
+                            on dummy lvs0
+
+All addresses are documentation ranges that exist only inside namespaces made here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+VIP = "198.51.100.80"
+VIP6 = "2001:db8:80::80"
+CLIENT = "198.51.100.2"
+CLIENT6 = "2001:db8:c::2"
+REAL_NET = "203.0.113"
+REAL_NET6 = "2001:db8:1"
+BRIDGE = "lvsbr"
+
+
+@dataclass
+class Real:
+    name: str
+    address: str
+    address6: str
+    mode_file: Path
+    server: subprocess.Popen[bytes] | None = None
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_file.write_text(mode + "\n")
+
+
+@dataclass
+class Lab:
+    state_dir: Path
+    reals: list[Real] = field(default_factory=list)
+
+
+def ip(*args: str, netns: str | None = None) -> None:
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    subprocess.run([*prefix, "ip", *args], check=True)
+
+
+def sysctl(setting: str, netns: str | None = None) -> None:
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    subprocess.run([*prefix, "sysctl", "-qw", setting], check=True)
+
+
+def _host_netns(name: str, peer: str, address: str, address6: str, gateway: str,
+                gateway6: str) -> None:
+    ip("netns", "add", name)
+    ip("link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", name)
+    sysctl("net.ipv6.conf.all.accept_dad=0", name)
+    ip("link", "set", "lo", "up", netns=name)
+    ip("addr", "add", address, "dev", "eth0", netns=name)
+    ip("addr", "add", address6, "dev", "eth0", "nodad", netns=name)
+    ip("link", "set", "eth0", "up", netns=name)
+    ip("route", "add", "default", "via", gateway, netns=name)
+    ip("-6", "route", "add", "default", "via", gateway6, netns=name)
+
+
+def build(state_dir: Path, reals: int = 3) -> Lab:
+    """The director's side in the root netns, one client netns and ``reals`` server netns."""
+    lab = Lab(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    sysctl("net.ipv4.ip_forward=1")
+    sysctl("net.ipv6.conf.all.forwarding=1")
+    sysctl("net.ipv6.conf.all.accept_dad=0")
+    sysctl("net.ipv6.conf.default.accept_dad=0")
+    ip("link", "add", "lvs0", "type", "dummy")
+    ip("addr", "add", f"{VIP}/32", "dev", "lvs0")
+    ip("addr", "add", f"{VIP6}/128", "dev", "lvs0", "nodad")
+    ip("link", "set", "lvs0", "up")
+    _host_netns("client", "c0", f"{CLIENT}/24", f"{CLIENT6}/64", "198.51.100.1",
+                "2001:db8:c::1")
+    ip("addr", "add", "198.51.100.1/24", "dev", "c0")
+    ip("addr", "add", "2001:db8:c::1/64", "dev", "c0", "nodad")
+    ip("link", "set", "c0", "up")
+    ip("link", "add", BRIDGE, "type", "bridge")
+    ip("addr", "add", f"{REAL_NET}.1/24", "dev", BRIDGE)
+    ip("addr", "add", f"{REAL_NET6}::1/64", "dev", BRIDGE, "nodad")
+    ip("link", "set", BRIDGE, "up")
+    for index in range(1, reals + 1):
+        lab.reals.append(add_real(lab, index))
+    return lab
+
+
+def add_real(lab: Lab, index: int) -> Real:
+    name = f"real{index}"
+    address, address6 = f"{REAL_NET}.{10 + index}", f"{REAL_NET6}::{10 + index}"
+    _host_netns(name, f"v{name}", f"{address}/24", f"{address6}/64", f"{REAL_NET}.1",
+                f"{REAL_NET6}::1")
+    ip("link", "set", f"v{name}", "master", BRIDGE)
+    ip("link", "set", f"v{name}", "up")
+    return Real(name, address, address6, lab.state_dir / f"{name}.mode")
+
+
+def start_server(real: Real, port: int = 80) -> None:
+    """Starts the real's HTTP server in its netns and waits until it answers locally."""
+    real.set_mode("ok")
+    command = ["ip", "netns", "exec", real.name, sys.executable, "-m", "sandbox.realserver",
+               real.name, str(port), str(real.mode_file)]
+    real.server = subprocess.Popen(command, cwd=Path(__file__).parent.parent,
+                                   start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if client_get(f"http://{real.address}:{port}/", netns=real.name, timeout=1) == real.name:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{real.name}: HTTP server did not come up")
+
+
+def stop_server(real: Real) -> None:
+    if real.server is not None and real.server.poll() is None:
+        os.killpg(real.server.pid, signal.SIGKILL)
+        real.server.wait(timeout=10)
+    real.server = None
+
+
+def client_get(url: str, netns: str = "client", timeout: float = 2) -> str | None:
+    """One HTTP GET from a namespace with curl; the body's first line, or None on failure."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, "curl", "-sS", "-g", "--max-time", str(timeout),
+         "--fail", url],
+        capture_output=True, text=True, check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def teardown(lab: Lab) -> None:
+    for real in lab.reals:
+        stop_server(real)
+    for name in ["client", *(real.name for real in lab.reals)]:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+    for link in ("lvs0", BRIDGE, "c0"):
+        subprocess.run(["ip", "link", "del", link], check=False, capture_output=True)

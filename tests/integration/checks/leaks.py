@@ -1,0 +1,50 @@
+"""Assert that checks leave nothing behind: no open descriptors, no tasks, no child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+def child_pids() -> set[int]:
+    """Every live descendant's pid (grandchildren included: external checks run in a group)."""
+    me = str(os.getpid())
+    parents: dict[str, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[entry] = fields[1]
+    found: set[int] = set()
+    frontier = {me}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found |= {int(pid) for pid in frontier}
+    return found
+
+
+@asynccontextmanager
+async def no_leaks(settle: float = 2.0) -> AsyncIterator[None]:
+    """Wrap the checks of a test; the servers it talks to must already be running."""
+    fds, tasks, children = open_fds(), asyncio.all_tasks(), child_pids()
+    yield
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    # Sockets closed by a check are closed at once; the server's side follows within a tick.
+    while loop.time() < deadline:
+        if open_fds() <= fds and asyncio.all_tasks() <= tasks and child_pids() <= children:
+            return
+        await asyncio.sleep(0.02)
+    assert open_fds() - fds == set(), "descriptors leaked"
+    assert asyncio.all_tasks() - tasks == set(), "tasks leaked"
+    assert child_pids() - children == set(), "processes leaked"

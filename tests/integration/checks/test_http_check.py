@@ -1,0 +1,288 @@
+"""HTTP and HTTPS checks against real aiohttp servers on loopback (TLS certificates by trustme)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import trustme
+from aiohttp import web
+from leaks import no_leaks
+from pyldirectord.checks.base import CheckSpec, Target
+from pyldirectord.checks.http import HttpChecker
+
+BIG = 10 * 1024 * 1024
+
+
+@dataclass
+class Seen:
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, Host
+    sni: list[str | None] = field(default_factory=list)
+
+
+def make_app(seen: Seen) -> web.Application:
+    async def record(request: web.Request) -> None:
+        seen.requests.append((request.method, request.path, request.headers.get("Host", "")))
+
+    async def ok(request: web.Request) -> web.Response:
+        await record(request)
+        return web.Response(text="hello world, status: alive")
+
+    async def redirect(request: web.Request) -> web.Response:
+        await record(request)
+        raise web.HTTPFound("/ok")
+
+    async def loop_forever(request: web.Request) -> web.Response:
+        await record(request)
+        raise web.HTTPFound("/loop")
+
+    async def error(request: web.Request) -> web.Response:
+        await record(request)
+        return web.Response(status=500, text="broken")
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(50):  # 10 s at most, far past any test timeout
+            await response.write(b"x")
+            await asyncio.sleep(0.2)
+        return response
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"START" + b"." * BIG + b"END")
+
+    app = web.Application()
+    app.router.add_route("*", "/ok", ok)
+    app.router.add_get("/redir", redirect)
+    app.router.add_get("/loop", loop_forever)
+    app.router.add_get("/error", error)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/big", big)
+    return app
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def serve(app: web.Application, ssl_context: ssl.SSLContext | None) -> web.AppRunner:
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    return runner
+
+
+def port_of(runner: web.AppRunner) -> int:
+    addresses = runner.addresses
+    return int(addresses[0][1])
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[Seen, int]]:
+    seen = Seen()
+    runner = await serve(make_app(seen), None)
+    yield seen, port_of(runner)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def tls_server(ca: trustme.CA) -> AsyncIterator[tuple[Seen, int]]:
+    seen = Seen()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "www.example.test").configure_cert(context)
+
+    def record_sni(_sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        seen.sni.append(name)
+
+    context.sni_callback = record_sni
+    runner = await serve(make_app(seen), context)
+    yield seen, port_of(runner)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[HttpChecker]:
+    async with HttpChecker() as checker:
+        yield checker
+
+
+def spec(**kwargs: object) -> CheckSpec:
+    values: dict[str, object] = {"service": "http", "timeout": 2.0, **kwargs}
+    return CheckSpec(**values)  # type: ignore[arg-type]
+
+
+async def test_200_and_receive_matches(server: tuple[Seen, int], http: HttpChecker) -> None:
+    seen, port = server
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", port), spec(request="/ok", receive="al.ve"))
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.requests == [("GET", "/ok", "127.0.0.1")]
+
+
+async def test_200_but_receive_not_found(server: tuple[Seen, int], http: HttpChecker) -> None:
+    _, port = server
+    result = await http.check(Target("127.0.0.1", port), spec(request="/ok", receive="dead"))
+    assert not result.ok
+    assert result.reason == "200 OK, but receive 'dead' not found in the body"
+
+
+async def test_redirect_followed_without_the_host_header(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = server
+    result = await http.check(
+        Target("127.0.0.1", port), spec(request="/redir", virtualhost="www.example.test")
+    )
+    assert (result.ok, result.reason) == (True, "200 OK")
+    # As LWP: the explicit Host goes with the first request only.
+    assert seen.requests == [
+        ("GET", "/redir", "www.example.test"),
+        ("GET", "/ok", f"127.0.0.1:{port}"),
+    ]
+
+
+async def test_redirect_loop_stops_after_seven(server: tuple[Seen, int], http: HttpChecker) -> None:
+    seen, port = server
+    result = await http.check(Target("127.0.0.1", port), spec(request="/loop"))
+    assert (result.ok, result.reason) == (False, "302 Found (more than 7 redirects)")
+    assert len(seen.requests) == 8
+
+
+async def test_404_and_500(server: tuple[Seen, int], http: HttpChecker) -> None:
+    _, port = server
+    target = Target("127.0.0.1", port)
+    missing = await http.check(target, spec(request="/nothing"))
+    error = await http.check(target, spec(request="/error"))
+    assert (missing.ok, missing.reason) == (False, "404 Not Found")
+    assert (error.ok, error.reason) == (False, "500 Internal Server Error")
+
+
+async def test_head_method_and_head_with_receive(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = server
+    target = Target("127.0.0.1", port)
+    plain = await http.check(target, spec(request="/ok", httpmethod="HEAD"))
+    with_receive = await http.check(target, spec(request="/ok", httpmethod="HEAD", receive="a"))
+    assert (plain.ok, plain.reason) == (True, "200 OK")
+    assert not with_receive.ok
+    assert with_receive.reason == "200 OK, but HEAD returns no body to match receive"
+    assert [method for method, _, _ in seen.requests] == ["HEAD", "HEAD"]
+
+
+async def test_host_header_is_the_virtualhost(server: tuple[Seen, int], http: HttpChecker) -> None:
+    seen, port = server
+    await http.check(Target("127.0.0.1", port), spec(request="/ok", virtualhost="www.x.y"))
+    assert seen.requests == [("GET", "/ok", "www.x.y")]
+
+
+def free_port() -> int:
+    """A port nobody listens on: bound then closed, so a connect is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_connection_refused(http: HttpChecker) -> None:
+    port = free_port()
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", port), spec())
+    assert not result.ok
+    assert result.reason == f"500 Can't connect to 127.0.0.1:{port} (Connection refused)"
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A listener that never accepts: the kernel completes handshakes, nobody ever answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield int(sock.getsockname()[1])
+
+
+async def test_blackhole_times_out(blackhole: int, http: HttpChecker) -> None:
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", blackhole), spec(timeout=0.5))
+    assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+    assert 0.5 <= result.elapsed < 1.5
+
+
+async def test_slow_body_trickling_past_the_timeout(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    _, port = server
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", port), spec(request="/slow", timeout=0.6))
+    assert (result.ok, result.reason) == (False, "timeout after 0.6s")
+    assert result.elapsed < 1.5
+
+
+async def test_10_mb_body_is_read_only_up_to_the_limit(
+    server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    _, port = server
+    target = Target("127.0.0.1", port)
+    async with no_leaks():
+        start = await http.check(target, spec(request="/big", receive="^START"))
+        end = await http.check(target, spec(request="/big", receive="END"))
+    assert (start.ok, start.reason) == (True, "200 OK")
+    # The marker lies past the 64 KiB the check reads.
+    assert (end.ok, end.reason) == (False, "200 OK, but receive 'END' not found in the body")
+
+
+async def test_https_without_virtualhost_sends_no_sni(
+    tls_server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = tls_server
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", port), spec(service="https", request="/ok"))
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.sni == [None]
+    assert seen.requests == [("GET", "/ok", "127.0.0.1")]
+
+
+async def test_https_sni_is_the_virtualhost(
+    tls_server: tuple[Seen, int], http: HttpChecker
+) -> None:
+    seen, port = tls_server
+    result = await http.check(
+        Target("127.0.0.1", port),
+        spec(service="https", request="/ok", virtualhost="www.example.test"),
+    )
+    assert (result.ok, result.reason) == (True, "200 OK")
+    assert seen.sni == ["www.example.test"]
+    assert seen.requests == [("GET", "/ok", "www.example.test")]
+
+
+async def test_https_verification_is_opt_in(tls_server: tuple[Seen, int], ca: trustme.CA) -> None:
+    _, port = tls_server
+    target = Target("127.0.0.1", port)
+    verify = spec(service="https", request="/ok", virtualhost="www.example.test", verify_tls=True)
+    async with HttpChecker() as untrusting:
+        refused = await untrusting.check(target, verify)
+    trusting_context = ssl.create_default_context()
+    ca.configure_trust(trusting_context)
+    async with HttpChecker(verify_context=trusting_context) as trusting:
+        accepted = await trusting.check(target, verify)
+        wrong_name = await trusting.check(
+            target, spec(service="https", virtualhost="other.test", verify_tls=True)
+        )
+    assert not refused.ok
+    assert refused.reason.startswith(f"500 Can't connect to 127.0.0.1:{port} (certificate verify")
+    assert (accepted.ok, accepted.reason) == (True, "200 OK")
+    assert not wrong_name.ok
+    assert "certificate verify failed" in wrong_name.reason
+
+
+async def test_tls_handshake_failure(server: tuple[Seen, int], http: HttpChecker) -> None:
+    _, port = server  # a plain HTTP server: it answers the ClientHello with an HTTP 400
+    async with no_leaks():
+        result = await http.check(Target("127.0.0.1", port), spec(service="https"))
+    assert not result.ok
+    assert result.reason.startswith(f"500 Can't connect to 127.0.0.1:{port} (TLS handshake failed")

@@ -1,0 +1,127 @@
+"""The scheduler with real asyncio time: counts of events with generous deadlines, no timing
+assertions (latency figures belong to `make bench`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from pyldirectord.scheduler import (
+    LagMonitor,
+    Scheduler,
+    Unit,
+    first_round_offsets,
+    next_due,
+)
+
+DEADLINE = 30.0
+
+
+@dataclass(frozen=True)
+class Seen:
+    ok: bool
+    reason: str
+
+
+def timed_out(timeout: float) -> Seen:
+    return Seen(False, f"timeout after {timeout}s")
+
+
+def unit(key: str, probe: Callable[[], Awaitable[Seen]], interval: float = 0.05) -> Unit[Seen]:
+    return Unit(key=key, probe=probe, timeout=0.2, interval=interval)
+
+
+async def good() -> Seen:
+    return Seen(True, "ok")
+
+
+async def hang() -> Seen:
+    await asyncio.sleep(3600)
+    raise AssertionError("unreachable")
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_first_round_is_spread_over_a_ramp_no_longer_than_the_interval() -> None:
+    assert first_round_offsets(4, 10.0) == [0.0, 0.002, 0.004, 0.006]
+    offsets = first_round_offsets(10_000, 10.0)
+    assert offsets[0] == 0.0 and max(offsets) < 10.0 and offsets == sorted(offsets)
+
+
+def test_next_due_keeps_the_period_and_never_schedules_in_the_past() -> None:
+    assert next_due(100.0, 10.0, now=101.0, jitter=0.0) == 110.0
+    assert next_due(100.0, 10.0, now=101.0, jitter=0.05) == pytest.approx(110.5)
+    assert next_due(100.0, 10.0, now=125.0, jitter=0.0) == 125.0
+
+
+async def test_every_unit_is_checked_again_and_again() -> None:
+    counts: Counter[str] = Counter()
+    scheduler = Scheduler[Seen](lambda key, r, at: counts.update([key]), timed_out)
+    scheduler.update({k: unit(k, good) for k in ("a", "b", "c")})
+    await wait_for(lambda: min(counts[k] for k in "abc") >= 3)
+    await scheduler.close()
+
+
+async def test_a_hanging_real_never_delays_another() -> None:
+    results: dict[str, list[Seen]] = {"dead": [], "live": []}
+    scheduler = Scheduler[Seen](lambda key, r, at: results[key].append(r), timed_out)
+    scheduler.update({"dead": unit("dead", hang), "live": unit("live", good)})
+    await wait_for(lambda: len(results["dead"]) >= 1)
+    live_before = len(results["live"])
+    await wait_for(lambda: len(results["live"]) >= live_before + 3)
+    await scheduler.close()
+    print(f"live checks while the dead one timed out once: {live_before}")
+    assert results["dead"][0] == Seen(False, "timeout after 0.2s")
+    assert live_before >= 1
+
+
+async def test_concurrency_is_bounded() -> None:
+    in_flight, peak, done = 0, 0, 0
+
+    async def slow() -> Seen:
+        nonlocal in_flight, peak, done
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        done += 1
+        return Seen(True, "ok")
+
+    scheduler = Scheduler[Seen](lambda *_: None, timed_out, concurrency=2)
+    scheduler.update({str(i): unit(str(i), slow) for i in range(8)})
+    await wait_for(lambda: done >= 16)
+    await scheduler.close()
+    assert peak == 2
+
+
+async def test_update_keeps_timers_of_kept_units_and_stops_removed_ones() -> None:
+    counts: Counter[str] = Counter()
+    scheduler = Scheduler[Seen](lambda key, r, at: counts.update([key]), timed_out)
+    scheduler.update({"a": unit("a", good), "b": unit("b", good)})
+    await wait_for(lambda: counts["b"] >= 2)
+    scheduler.update({"a": unit("a", good), "c": unit("c", good)})
+    b_after_removal = counts["b"]
+    await wait_for(lambda: counts["c"] >= 3 and counts["a"] >= 5)
+    await scheduler.close()
+    assert counts["b"] == b_after_removal
+
+
+async def test_lag_monitor_sees_a_blocked_loop() -> None:
+    loop = asyncio.get_running_loop()
+    monitor = LagMonitor(loop.time)
+    task = loop.create_task(monitor.run())
+    await asyncio.sleep(0.15)
+    since = loop.time()
+    time.sleep(0.4)  # the director blocking its own loop, as a CPU-starved host would
+    await asyncio.sleep(0.25)
+    task.cancel()
+    assert monitor.worst_since(since) >= 0.3
