@@ -590,9 +590,19 @@ def _g_raw(name: str, error: str | None = None) -> GlobalHandler:
 def _g_logfile(state: _State, line: Global, match: re.Match[str]) -> Updates:
     # ld_openlog test-opens a file path (or opens syslog) at once, unless supervised=yes
     # was read before this line.
-    if not state.globals.get("supervised", False) and match.group(1).startswith("/"):
-        state.probes.append(FileProbe(line.number, "logfile", match.group(1)))
-    return {"logfile": match.group(1)}
+    value = match.group(1)
+    if not state.globals.get("supervised", False) and value.startswith("/"):
+        state.probes.append(FileProbe(line.number, "logfile", value))
+    elif not value.startswith("/") and value not in SYSLOG_FACILITIES:
+        state.quirk(line.number, f'logfile="{value}" is neither a path nor a syslog facility',
+                    hint="a path starting with /, or e.g. daemon, local0 ... local7")
+    return {"logfile": value}
+
+
+SYSLOG_FACILITIES = frozenset(
+    ("auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",
+     "user", "uucp", *(f"local{n}" for n in range(8)))
+)  # fmt: skip
 
 
 def _g_execute(state: _State, line: Global, match: re.Match[str]) -> Updates:

@@ -66,6 +66,8 @@ def _sandboxed(argv: list[str], workdir: str, *, private_log: bool) -> list[str]
 
 
 def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[str]:
+    """Run sandboxed; output decoded byte for byte (text mode would eat the CR of a
+    message that embeds a CRLF line)."""
     with tempfile.TemporaryDirectory(prefix="ldiff-") as workdir:
         os.mkdir(os.path.join(workdir, "log"))
         # PERLIO set: the reference re-execs itself to set it otherwise (twice the start-up).
@@ -73,10 +75,13 @@ def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[s
                "PERLIO": "perlio"}
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        return subprocess.run(
+        result = subprocess.run(
             _sandboxed(argv, workdir, private_log=private_log), env=env, capture_output=True,
-            text=True, encoding="latin-1", timeout=TIMEOUT, check=False,
+            timeout=TIMEOUT, check=False,
         )  # fmt: skip
+        return subprocess.CompletedProcess(result.args, result.returncode,
+                                           result.stdout.decode("latin-1"),
+                                           result.stderr.decode("latin-1"))  # fmt: skip
 
 
 REFERENCE_ERROR = re.compile(r"Error \[\d+\](?: reading file .* at line (\d+))?: (.*)", re.S)

@@ -168,3 +168,26 @@ def test_global_fallback_errors(text: str, message: str) -> None:
 def test_global_fallback_last_two_tokens_and_perl_false_forward() -> None:
     fallback = loaded("fallback=ignored 127.0.0.1:80 0\n").globals.fallback
     assert fallback is not None and (fallback.host, fallback.forward) == ("127.0.0.1", "gate")
+
+
+def test_logfile_facility_names() -> None:
+    assert parsed('logfile="local3"\n').quirks == ()
+    (quirk,) = parsed('logfile="syslogd"\n').quirks
+    assert quirk.message == 'logfile="syslogd" is neither a path nor a syslog facility'
+
+
+def test_reference_texts_of_errors_and_warnings() -> None:
+    from pyldirectord.config.errors import ConfigError, reference_warning_text
+
+    error = error_of("bogus\n")
+    assert error.reference_text(42) == (
+        "Error [42] reading file test.cf at line 1: Unknown command bogus\n \n")
+    assert ConfigError("x.cf", 0, "can not open file x.cf").reference_text(7) == (
+        "Error [7]: can not open file x.cf\n")
+    block = error_of("virtual=192.0.2.1:80\n\tbogus\n")
+    assert block.reference_text(1) == (
+        'Error [1] reading file test.cf at line 2: Unknown command "\tbogus\n"\n')
+    (warning,) = parsed("checkcount=2\n").warnings
+    assert reference_warning_text(warning, 9) == (
+        "Warning [9] reading file test.cf at line 1: checkcount option is deprecated and "
+        "slated for removal.  please see 'failurecount'\n")
