@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from pyldirectord.config import values
+from pyldirectord.config.hints import block_hint
 from pyldirectord.config.lexer import A, Directive
 from pyldirectord.config.model import Family, FileProbe
 from pyldirectord.config.reals import parse_fallback, with_leading_slash
@@ -33,10 +34,13 @@ def block_directive(state: State, block: Block, directive: Directive) -> None:
         try:
             updates = handler(state, block, directive, match)
         except ValueError as error:
-            raise state.error(directive.number, str(error)) from None
+            hint = block_hint(directive.raw, directive.text, str(error))
+            raise state.error(directive.number, str(error), hint) from None
         block.fields.update(updates)
         return
-    raise state.error(directive.number, f'Unknown command "{directive.raw}"')
+    message = f'Unknown command "{directive.raw}"'
+    raise state.error(directive.number, message, block_hint(directive.raw, directive.text,
+                                                            message))  # fmt: skip
 
 
 def _b_real(state: State, block: Block, directive: Directive, match: re.Match[str]) -> Updates:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from pyldirectord.config import values
+from pyldirectord.config.hints import global_hint
 from pyldirectord.config.lexer import A, Global
 from pyldirectord.config.model import Family, FileProbe
 from pyldirectord.config.reals import parse_fallback
@@ -30,13 +31,14 @@ def global_directive(state: State, line: Global) -> None:
         try:
             updates = handler(state, line, match)
         except ValueError as error:
-            raise state.error(line.number, str(error)) from None
+            raise state.error(line.number, str(error), global_hint(line.raw, str(error))) from None
         state.globals.update(updates)
         return
     if re.match(r"^timeout\s*=\s*(.*)", line.raw, A):
         raise state.error(line.number, "timeout directive deprecated in favour of "
                           "checktimeout and negotiatetimeout")  # fmt: skip
-    raise state.error(line.number, f"Unknown command {line.raw} ")
+    message = f"Unknown command {line.raw} "
+    raise state.error(line.number, message, global_hint(line.raw, message))
 
 
 def _g_counter(name: str, error: str, *, positive: bool = False) -> GlobalHandler:

@@ -47,9 +47,9 @@ class State:
             quirks=tuple(self.quirks),
         )  # fmt: skip
 
-    def error(self, line: int, message: str) -> ConfigError:
+    def error(self, line: int, message: str, hint: str | None = None) -> ConfigError:
         """The error at ``line``, carrying everything read before it (see ConfigError)."""
-        return ConfigError(self.file, line, message, partial=self.config())
+        return ConfigError(self.file, line, message, hint=hint, partial=self.config())
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(Diagnostic(self.file, line, message))

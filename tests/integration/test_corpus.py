@@ -36,3 +36,19 @@ def test_corpus_is_large_and_mixed() -> None:
     assert sum(1 for v in verdicts if v and v.valid) >= 15
     assert sum(1 for v in verdicts if v and not v.valid) >= 15
     assert os.path.isdir(Path(__file__).parents[1] / "corpus")
+
+
+WARNED_QUIRKS = ("quirk09-", "quirk10-", "quirk11-", "quirk36-")
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in corpus() if p.name[4:].startswith(WARNED_QUIRKS)], ids=lambda p: p.name
+)
+def test_kept_quirks_are_warned(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spec 8 #9, #10, #11 and #36 parse as the reference parses them, with a warning."""
+    monkeypatch.chdir(tmp_path)
+    err = io.StringIO()
+    assert checkconfig.check(str(path), as_json=False, out=io.StringIO(), err=err) == 0
+    assert f"{path}:" in err.getvalue() and ": warning: " in err.getvalue()
