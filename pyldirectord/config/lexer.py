@@ -20,9 +20,12 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-# Perl reads the file as bytes and matches with ASCII rules; decoding as latin-1 keeps one
-# character per byte, and re.ASCII gives \s, \d, \w Perl's meaning.
-ENCODING = "latin-1"
+# Perl reads the file as bytes and matches with ASCII rules (\s, \d, \w never match a byte
+# above 127). The text is decoded as UTF-8 so that names and comments reach logs, mails and
+# JSON intact; bytes that are not UTF-8 survive as surrogate escapes, and re.ASCII gives the
+# classes Perl's meaning, so every pattern matches as it does on the bytes.
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
 A = re.ASCII
 
 VIRTUAL_LINE = re.compile(r"^virtual(6)?\s*=\s*(.*)", A)

@@ -18,7 +18,17 @@ from dataclasses import replace
 from pyldirectord.config.block_directives import REAL_DIRECTIVE, block_directive
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.global_directives import global_directive
-from pyldirectord.config.lexer import A, BlockEnd, BlockStart, Directive, Global, Token, tokens
+from pyldirectord.config.lexer import (
+    ENCODING,
+    ERRORS,
+    A,
+    BlockEnd,
+    BlockStart,
+    Directive,
+    Global,
+    Token,
+    tokens,
+)
 from pyldirectord.config.model import Config, Family, Real, Virtual
 from pyldirectord.config.reals import parse_real, port_value, real_address
 from pyldirectord.config.state import Block, State, Updates
@@ -38,8 +48,8 @@ def parse(text: str, file: str, *, hostname: str | None = None) -> Config:
 
 
 def parse_bytes(data: bytes, file: str, *, hostname: str | None = None) -> Config:
-    """The file's bytes as Perl reads them (one character per byte)."""
-    return parse(data.decode("latin-1"), file, hostname=hostname)
+    """The file's bytes: UTF-8, with any other byte kept as a surrogate escape."""
+    return parse(data.decode(ENCODING, ERRORS), file, hostname=hostname)
 
 
 def _dispatch(state: State, token: Token) -> None:

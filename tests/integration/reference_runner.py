@@ -43,7 +43,7 @@ def normalise(message: str) -> str:
 
 
 def expected(path: Path) -> Verdict | None:
-    match = EXPECT.search(path.read_bytes().decode("latin-1"))
+    match = EXPECT.search(path.read_bytes().decode("utf-8", "surrogateescape"))
     if match is None or match.group(1) == "PENDING":
         return None
     if match.group(1) == "valid":
@@ -52,7 +52,7 @@ def expected(path: Path) -> Verdict | None:
 
 
 def skip_reason(path: Path) -> str | None:
-    match = SKIP.search(path.read_bytes().decode("latin-1"))
+    match = SKIP.search(path.read_bytes().decode("utf-8", "surrogateescape"))
     return match.group(1) if match else None
 
 
@@ -67,8 +67,8 @@ def _sandboxed(argv: list[str], workdir: str, *, private_log: bool) -> list[str]
 
 
 def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[str]:
-    """Run sandboxed; output decoded byte for byte (text mode would eat the CR of a
-    message that embeds a CRLF line)."""
+    """Run sandboxed; output decoded without newline translation (text mode would eat the
+    CR of a message that embeds a CRLF line)."""
     with tempfile.TemporaryDirectory(prefix="ldiff-") as workdir:
         os.mkdir(os.path.join(workdir, "log"))
         # PERLIO set: the reference re-execs itself to set it otherwise (twice the start-up).
@@ -80,9 +80,9 @@ def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[s
             _sandboxed(argv, workdir, private_log=private_log), env=env, capture_output=True,
             timeout=TIMEOUT, check=False,
         )  # fmt: skip
-        return subprocess.CompletedProcess(result.args, result.returncode,
-                                           result.stdout.decode("latin-1"),
-                                           result.stderr.decode("latin-1"))  # fmt: skip
+        out, err = (data.decode("utf-8", "surrogateescape") for data in (result.stdout,
+                                                                          result.stderr))
+        return subprocess.CompletedProcess(result.args, result.returncode, out, err)
 
 
 REFERENCE_ERROR = re.compile(r"Error \[\d+\](?: reading file .* at line (\d+))?: (.*)", re.S)

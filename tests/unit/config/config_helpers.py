@@ -59,7 +59,8 @@ def parsed(text: str) -> Config:
 
 def loaded(text: str) -> Config:
     return parse_and_resolve(
-        text.encode("latin-1"), FILE, lookups=FakeLookups(), file_check=no_file_problem,
+        text.encode("utf-8", "surrogateescape"), FILE, lookups=FakeLookups(),
+        file_check=no_file_problem,
         hostname="director",
     )  # fmt: skip
 

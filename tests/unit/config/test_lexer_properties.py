@@ -103,7 +103,7 @@ class _NoNames:
 @settings(max_examples=300)
 def test_config_like_text_only_ever_fails_with_config_error(text: str) -> None:
     try:
-        parse_and_resolve(text.encode("latin-1"), "fuzz.cf", lookups=_NoNames(),
+        parse_and_resolve(text.encode("utf-8", "surrogateescape"), "fuzz.cf", lookups=_NoNames(),
                           file_check=lambda path: None, hostname="h")  # fmt: skip
     except ConfigError as error:
         assert error.line >= 0 and error.message
