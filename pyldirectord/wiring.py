@@ -13,24 +13,19 @@ import importlib
 import os
 import shlex
 import sys
-from collections.abc import Callable, Mapping
-from typing import NoReturn
+from collections.abc import Mapping
 
 from pyldirectord import lifecycle, pidfile
-from pyldirectord.config.model import Config
+from pyldirectord.config.resolve import load
+from pyldirectord.daemon import DaemonDirector
+from pyldirectord.ipvs import Ipvs
+from pyldirectord.log import make_log
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
 
 class NotWiredError(RuntimeError):
     """This build lacks a part the action needs (reported, exit 1)."""
-
-
-def _unwired(part: str) -> Callable[..., NoReturn]:
-    def missing(*_args: object) -> NoReturn:
-        raise NotWiredError(f"pyldirectord: no {part} is wired into this build")
-
-    return missing
 
 
 def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
@@ -40,12 +35,12 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
         if not isinstance(hooks, lifecycle.Hooks):
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
-    load_config: Callable[[str], Config] = _unwired("config parser")
-    return lifecycle.Hooks(
-        load_config=load_config,
-        make_log=_unwired("log formatter"),
-        make_director=_unwired("director"),
-    )
+    return lifecycle.Hooks(load_config=load, make_log=make_log, make_director=make_director)
+
+
+def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
+    """The production director: the kernel's IPVS table over netlink."""
+    return DaemonDirector(context, load, Ipvs)
 
 
 def own_command(argv0: str) -> str:
