@@ -9,7 +9,8 @@ reference runs first; its table is read; the table is flushed; pyldirectord runs
 file. No check sends anything anywhere (on/off do no I/O). A case where we deliberately
 differ (a reference bug, spec section 8) is listed in its config as
 ``# differential: exclude MODE: REASON`` and documented in docs/compatibility-ipvs.md;
-``DIFFERENTIAL_ALL=1`` runs those too, to see the difference still stands.
+``DIFFERENTIAL_ALL=1`` runs those too, to see the difference still stands. A config's
+``# differential: before: ipvsadm ARGS`` lines build the table both runs start from.
 
 The reference spawns five processes per table change (ipvsadm through a shell, twice to read,
 once to write), a tenth of a second each in the sandbox: the configs stay small, and this
@@ -40,6 +41,7 @@ CONFIGS = sorted((REPO / "sample-configs").glob("*.cf")) + sorted(
     (REPO / "tests" / "kernel" / "ipvs_corpus").glob("*.cf")
 )
 EXCLUDE = re.compile(r"^# differential: exclude (on|off): (.*)$", re.M)
+BEFORE = re.compile(r"^# differential: before: ipvsadm (.*)$", re.M)
 MODES = ("on", "off")
 
 
@@ -57,6 +59,14 @@ def flush() -> None:
     subprocess.run(["ipvsadm", "-C"], check=True)
 
 
+def prepare(commands: list[str]) -> None:
+    """The table each run starts from: empty, or what the config's ``before:`` lines make
+    (a restart over a live table, another tool's service)."""
+    flush()
+    for command in commands:
+        subprocess.run(["ipvsadm", *command.split()], check=True)
+
+
 # DIFFERENTIAL_ALL=1 runs the excluded cases too: they must still fail, as documented.
 EVERY_CASE = os.environ.get("DIFFERENTIAL_ALL") == "1"
 CASES = [
@@ -69,10 +79,11 @@ CASES = [
 def test_same_table_as_the_reference(source: Path, mode: str, tmp_path: Path) -> None:
     config = tmp_path / source.name
     config.write_text(rewritten(source.read_text(), mode, tmp_path / LOG_NAME))
+    before = BEFORE.findall(source.read_text())
     # Flushed before each run, not after: each ipvsadm costs a tenth of a second here.
-    flush()
+    prepare(before)
     theirs, their_time = reference_table(config, tmp_path)
-    flush()
+    prepare(before)
     ours, our_time = ours_table(config, tmp_path)
     print(f"\n{source.name} checktype={mode}: reference {their_time:.1f}s, "
           f"pyldirectord {our_time:.1f}s, {len(ipvsadm_lines(ours))} table lines")  # fmt: skip
