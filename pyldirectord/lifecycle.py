@@ -14,8 +14,10 @@ Deliberate differences from the reference (docs/compatibility.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,16 +68,20 @@ class DirectorContext:
     foreground: bool
     log: Log
     state_file: str  # where the director writes statefile.DirectorState after each pass
-    sub_instances: SubInstances  # call .run("start") after start-up, .reload_from() on reload
+    # The director runs them (spec 3.12): .run("start") after its start-up, a new
+    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
+    sub_instances: SubInstances
 
 
 class Director(Protocol):
     """The daemon body. ``run`` blocks until a stop was requested and the table cleaned up.
 
     ``request_reload`` and ``request_stop`` are called from Python signal handlers (main thread,
-    between bytecodes): they must only note the request and wake ``run`` (for asyncio,
-    ``loop.call_soon_threadsafe``). The lifecycle logs ``Reloading Linux Director Daemon config
-    on signal`` and ``... terminated on signal: <SIG>`` itself; the director does not.
+    between bytecodes, possibly in the middle of a log call): they must only note the request
+    and wake ``run`` (for asyncio, ``loop.call_soon_threadsafe``), never log or take a lock.
+    The director logs ``Reloading Linux Director Daemon config on signal`` when it processes a
+    reload; the lifecycle logs ``Linux Director Daemon terminated on signal: <SIG>`` after
+    ``run`` returns.
     """
 
     def run(self) -> None: ...
@@ -97,6 +103,7 @@ class Environment:
     rundir: str
     argv0: str  # $0 as invoked, for "Invoking ldirectord invoked as:"
     binary: str  # shell words that run this program again (execute= sub-instances)
+    self_command: tuple[str, ...]  # argv prefix that runs this program again (restart)
     out: TextIO
     err: TextIO
     usage_text: str
@@ -173,6 +180,13 @@ def run(args: list[str], hooks: Hooks, env: Environment) -> int:
     return ACTIONS[invocation.action](session_or_code)
 
 
+def _load(hooks: Hooks, path: str) -> Config:
+    try:
+        return hooks.load_config(path)
+    except OSError:  # the reference's read_config: config_error(0, "can not open file ...")
+        raise ConfigError(path, 0, f"can not open file {path}") from None
+
+
 def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Session | int:
     """Resolve and fully parse the config (every action does), then log the invocation."""
     early_log = hooks.make_log(LogSetup(None, invocation.cfgname, invocation.debug))
@@ -184,7 +198,7 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
             _write(env.err, message + "\n")
         return finish(early_log, invocation.debug, EXIT_FAILURE, "Initialisation Error")
     try:
-        config = hooks.load_config(path)
+        config = _load(hooks, path)
     except ConfigError as error:
         # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
         _write(env.err, error.reference_text(os.getpid()))
@@ -226,7 +240,19 @@ def action_restart(session: Session) -> int:
             return code
     elif session.invocation.action == "try-restart":
         return session.finish(EXIT_OK, _exiting(session))
-    return launch(session)
+    if session.invocation.debug or session.config.globals.supervised:
+        return launch(session)
+    return start_as_start(session)
+
+
+def start_as_start(session: Session) -> int:
+    """The new daemon must show ``BINARY CONFIG start`` (the OCF agent's ``pgrep -f``), not
+    ``... restart``: run the very ``start`` command instead of forking from this process."""
+    invocation = session.invocation
+    words = ("start",) if len(invocation.positionals) == 1 else (invocation.config, "start")
+    for stream in (session.env.out, session.env.err):
+        stream.flush()
+    return subprocess.run([*session.env.self_command, *words], check=False).returncode
 
 
 def action_reload(session: Session) -> int:
@@ -243,7 +269,8 @@ def action_status(session: Session) -> int:
     state = pidfile.probe(session.pid_path)
     env = session.env
     if isinstance(state, pidfile.Running):
-        line = f"ldirectord for {session.config_path} is running with pid: {state.pid}"
+        pid = "unknown" if state.pid is None else state.pid
+        line = f"ldirectord for {session.config_path} is running with pid: {pid}"
         _write(env.err, line + "\n")
         _write(env.out, status_table(session, state.pid))
         session.sub_instances.run("status")
@@ -331,16 +358,22 @@ def run_foreground(session: Session) -> int:
     except OSError:
         _write(session.env.err, f"Can not open {session.lock_path}\n")
         return session.finish(EXIT_FAILURE, "Initialisation Error")
+    router = SignalRouter()
+    router.install()
     if not instance.acquire():
         message = _refuse_second_instance(session, instance)
         instance.release(unlink=False)
         _write(session.env.err, message + "\n")
         return session.finish(EXIT_FAILURE, message)
     instance.write_pid(os.getpid())
-    router = SignalRouter(session.log)
-    router.install()
     try:
-        return serve(session, router, foreground=True)
+        director = make_director(session, foreground=True)
+    except Exception as error:
+        instance.release(unlink=False)
+        _write(session.env.err, f"{error}\n")
+        return session.finish(EXIT_FAILURE, str(error))
+    try:
+        return serve(session, router, director)
     finally:
         instance.release(unlink=False)
 
@@ -365,21 +398,30 @@ def run_daemon(session: Session) -> int:
 
 def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier) -> int:
     """In the daemon: lock, write the pid, report ready, serve, clean up."""
+    router = SignalRouter()  # from the start: a stop signal is never lost, only deferred
+    router.install()
     if not pid_lock.acquire():
         notifier.ready()  # another `start` won the race: that daemon is the one
         return EXIT_OK
     instance = pidfile.HeldLock.open(session.lock_path)
     if not instance.acquire():
-        notifier.failed(_refuse_second_instance(session, instance))
-        pid_lock.release(unlink=True)
+        message = _refuse_second_instance(session, instance)
+        pid_lock.release(unlink=True)  # before reporting: the caller may look at once
+        notifier.failed(message)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
-    router = SignalRouter(session.log)
-    router.install()
     pid_lock.write_pid(os.getpid())
+    try:
+        # Built before reporting ready, so that `start` can say why a director cannot run.
+        director = make_director(session, foreground=False)
+    except Exception as error:
+        pid_lock.release(unlink=True)
+        instance.release(unlink=False)
+        notifier.failed(str(error))
+        return session.finish(EXIT_FAILURE, str(error))
     notifier.ready()
     try:
-        return serve(session, router, foreground=False)
+        return serve(session, router, director)
     finally:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -388,12 +430,15 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
 # --- serving ---------------------------------------------------------------------------------
 
 
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    pass
+
+
 class SignalRouter:
     """Routes TERM/INT/QUIT and HUP to the director; installed before the daemon reports
     ready, so a `stop` issued right after `start` is never lost to a default signal action."""
 
-    def __init__(self, log: Log) -> None:
-        self.log = log
+    def __init__(self) -> None:
         self.director: Director | None = None
         self.signame: str | None = None  # the stop signal, once one arrived
         self.reload_pending = False
@@ -411,8 +456,10 @@ class SignalRouter:
             director.request_reload()
 
     def detach(self) -> None:
+        # A late signal must not interrupt the cleanup. A Python handler, unlike SIG_IGN, is
+        # reset by exec, so the commands the cleanup runs still get default dispositions.
         for signum in (*STOP_SIGNALS, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # no late signal may interrupt the cleanup
+            signal.signal(signum, _ignore_signal)
         self.director = None
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -421,30 +468,33 @@ class SignalRouter:
             self.director.request_stop(self.signame)
 
     def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
-        self.log("Reloading Linux Director Daemon config on signal")
         self.reload_pending = True
         if self.director is not None:
             self.director.request_reload()
 
 
-def serve(session: Session, router: SignalRouter, *, foreground: bool) -> int:
-    """Run the director until a stop signal; then stop sub-instances and log the end."""
+def make_director(session: Session, *, foreground: bool) -> Director:
     context = DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
         sub_instances=session.sub_instances,
     )  # fmt: skip
+    return session.hooks.make_director(context)
+
+
+def serve(session: Session, router: SignalRouter, director: Director) -> int:
+    """Run the director until a stop signal; then log the end."""
     try:
-        router.attach(session.hooks.make_director(context))
-        assert router.director is not None
-        router.director.run()
+        router.attach(director)
+        director.run()
     except Exception as error:  # the director's bug must still end in a logged exit
         session.log(f"director failed: {error!r}")
         return session.finish(EXIT_FAILURE, f"director failed: {error}")
     finally:
         router.detach()
-        session.sub_instances.run("stop")
+        with contextlib.suppress(FileNotFoundError):  # `status` must not show a dead table
+            os.unlink(session.state_path)
     if router.signame is None:
         return session.finish(EXIT_OK, 'Reached end of "main"')
     message = f"Linux Director Daemon terminated on signal: {router.signame}"

@@ -102,6 +102,7 @@ class HeldLock:
     def __init__(self, path: str, fd: int) -> None:
         self.path = path
         self.fd = fd
+        self.held = False
 
     @classmethod
     def open(cls, path: str) -> HeldLock:
@@ -127,6 +128,9 @@ class HeldLock:
                 time.sleep(0.05)
                 continue
             if self._names_our_inode():
+                # A stale pid must not be read as ours (and signalled) before we write ours.
+                os.ftruncate(self.fd, 0)
+                self.held = True
                 return True
             os.close(self.fd)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -149,8 +153,8 @@ class HeldLock:
         return int(text) if text.isdigit() else None
 
     def release(self, *, unlink: bool) -> None:
-        """Unlink only while still locked and only if the path is still ours (quirk 1, 37)."""
-        if unlink and self._names_our_inode():
+        """Unlink only if we hold the lock and the path is still ours (quirks 1, 37)."""
+        if unlink and self.held and self._names_our_inode():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
         os.close(self.fd)

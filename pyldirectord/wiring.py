@@ -1,10 +1,12 @@
 """Where the ldirectord command line gets its parts: config loader, log, director body.
 
-The lead wires the real parser (parse + resolve), the log formatter and the director into
-``production_hooks``. Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module
-whose ``hooks()`` returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a
-log they can read); together with ``PYLDIRECTORD_RUNDIR`` this lets the installed console
-script run as a real daemon in a test without IPVS. Neither variable is meant for production.
+``production_hooks`` wires the real parser (read, parse, resolve) and the reference's log;
+the director body is still to be wired (``start`` says so and exits 1).
+
+Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
+returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a log they can
+read); together with ``PYLDIRECTORD_RUNDIR`` this lets the installed console script run as a
+real daemon in a test without IPVS. Neither variable is meant for production.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import sys
 from collections.abc import Mapping
 
 from pyldirectord import lifecycle, pidfile
-from pyldirectord.config.resolve import load
-from pyldirectord.daemon import DaemonDirector
-from pyldirectord.ipvs import Ipvs
-from pyldirectord.log import make_log
+from pyldirectord.config import resolve
+from pyldirectord.config.model import Globals
+from pyldirectord.daemon import make_director
+from pyldirectord.log import Log, LogOpenError, StreamSink
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
@@ -35,20 +37,39 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
         if not isinstance(hooks, lifecycle.Hooks):
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
-    return lifecycle.Hooks(load_config=load, make_log=make_log, make_director=make_director)
+    return lifecycle.Hooks(
+        load_config=resolve.load,
+        make_log=make_log,
+        make_director=make_director,
+    )
 
 
-def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
-    """The production director: the kernel's IPVS table over netlink."""
-    return DaemonDirector(context, load, Ipvs)
+def make_log(setup: lifecycle.LogSetup) -> lifecycle.Log:
+    """The reference's log for this invocation; before the config parsed, its defaults."""
+    globals_ = setup.config.globals if setup.config is not None else Globals()
+    try:
+        log = Log.for_config(debug=setup.debug, supervised=globals_.supervised,
+                             logfile=globals_.logfile, cfgname=setup.cfgname)  # fmt: skip
+    except LogOpenError:
+        # e.g. the default /var/log/ldirectord.log for a non-root `status`: like the
+        # reference, a message that cannot be written goes to stderr instead
+        log = Log(StreamSink(sys.stderr, stamped=False), debug=setup.debug)
+    return log.log
+
+
+def self_command(argv0: str) -> tuple[str, ...]:
+    """argv that runs this program again, as it was invoked (``restart`` keeps the binary's
+    name as typed, so the OCF agent's ``pgrep -f "BINARY CONFIG start"`` still matches)."""
+    if not argv0 or os.path.basename(argv0) == "__main__.py":
+        return (sys.executable, "-m", "pyldirectord")
+    return (argv0,)
 
 
 def own_command(argv0: str) -> str:
     """Shell words that run this program again (execute= sub-instances); absolute, because
     the daemon has changed directory to / by the time it needs them."""
-    if not argv0 or os.path.basename(argv0) == "__main__.py":
-        return f"{shlex.quote(sys.executable)} -m pyldirectord"
-    return shlex.quote(os.path.abspath(argv0))
+    command = self_command(argv0)
+    return shlex.join(command if len(command) > 1 else (os.path.abspath(argv0),))
 
 
 def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> int:
@@ -57,6 +78,7 @@ def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> in
         rundir=pidfile.default_rundir(environ),
         argv0=sys.argv[0],
         binary=own_command(sys.argv[0]),
+        self_command=self_command(sys.argv[0]),
         out=sys.stdout,
         err=sys.stderr,
         usage_text=usage_text,
