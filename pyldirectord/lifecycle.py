@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Protocol, TextIO
 
 from pyldirectord import pidfile
-from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.errors import ConfigError, reference_warning_text
 from pyldirectord.config.model import Config
 from pyldirectord.daemonize import Notifier, spawn_daemon
 from pyldirectord.invocation import (
@@ -204,6 +204,8 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
         _write(env.err, error.reference_text(os.getpid()))
         return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
                       "config_error: Configuration Error")  # fmt: skip
+    for warning in config.warnings:  # e.g. the deprecated checkcount, as the reference warns
+        _write(env.err, reference_warning_text(warning, os.getpid()))
     log = hooks.make_log(LogSetup(config, invocation.cfgname, invocation.debug))
     words = (env.argv0, *invocation.positionals)
     log("Invoking ldirectord invoked as: " + "".join(f"{word} " for word in words))
