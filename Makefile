@@ -9,7 +9,7 @@ APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean
+.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean bench-ipvs
 
 install: $(VENV)/.installed
 
@@ -76,7 +76,13 @@ test: apt uml install
 	$(MAKE) --no-print-directory test-fast
 	$(MAKE) --no-print-directory test-kernel
 
-demo: install
+# IPVS apply/read timings in the sandbox, netlink against ipvsadm (not part of `make test`:
+# the one-process-per-real ipvsadm loop alone takes minutes there). BENCH_IPVS_ARGS=--reals N.
+bench-ipvs: install apt uml
+	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/ipvs_bench.py \
+	    --out $(CURDIR)/bench/RESULTS-ipvs.md $(BENCH_IPVS_ARGS)
+
+demo: install apt uml
 	tools/demo
 
 clean:

@@ -35,7 +35,7 @@ from pyldirectord.invocation import (
     resolve_config,
 )
 from pyldirectord.statefile import read_state, render_table, state_file_path
-from pyldirectord.subinstances import SubInstances
+from pyldirectord.subinstances import SubInstances, SubInstanceSet
 
 VERSION_STR = "Linux Director v1.186-ha"
 
@@ -68,9 +68,9 @@ class DirectorContext:
     foreground: bool
     log: Log
     state_file: str  # where the director writes statefile.DirectorState after each pass
-    # The director runs them (spec 3.12): .run("start") after its start-up, a new
-    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
-    sub_instances: SubInstances
+    # execute= (spec 3.12): the director calls .run("start") after its start-up and
+    # .reload_to(new names) on reload; the lifecycle stops the current set at the end.
+    sub_instances: SubInstanceSet
 
 
 class Director(Protocol):
@@ -367,13 +367,13 @@ def run_foreground(session: Session) -> int:
         return session.finish(EXIT_FAILURE, message)
     instance.write_pid(os.getpid())
     try:
-        director = make_director(session, foreground=True)
+        built = make_director(session, foreground=True)
     except Exception as error:
         instance.release(unlink=False)
         _write(session.env.err, f"{error}\n")
         return session.finish(EXIT_FAILURE, str(error))
     try:
-        return serve(session, router, director)
+        return serve(session, router, built)
     finally:
         instance.release(unlink=False)
 
@@ -413,7 +413,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
     pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
-        director = make_director(session, foreground=False)
+        built = make_director(session, foreground=False)
     except Exception as error:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -421,7 +421,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         return session.finish(EXIT_FAILURE, str(error))
     notifier.ready()
     try:
-        return serve(session, router, director)
+        return serve(session, router, built)
     finally:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -473,18 +473,22 @@ class SignalRouter:
             self.director.request_reload()
 
 
-def make_director(session: Session, *, foreground: bool) -> Director:
+def make_director(session: Session, *, foreground: bool) -> tuple[Director, SubInstanceSet]:
+    instances = SubInstanceSet(session.sub_instances)
     context = DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
-        sub_instances=session.sub_instances,
+        sub_instances=instances,
     )  # fmt: skip
-    return session.hooks.make_director(context)
+    return session.hooks.make_director(context), instances
 
 
-def serve(session: Session, router: SignalRouter, director: Director) -> int:
-    """Run the director until a stop signal; then log the end."""
+def serve(
+    session: Session, router: SignalRouter, built: tuple[Director, SubInstanceSet]
+) -> int:
+    """Run the director until a stop signal; then stop sub-instances and log the end."""
+    director, instances = built
     try:
         router.attach(director)
         director.run()
@@ -493,6 +497,7 @@ def serve(session: Session, router: SignalRouter, director: Director) -> int:
         return session.finish(EXIT_FAILURE, f"director failed: {error}")
     finally:
         router.detach()
+        instances.run("stop")
         with contextlib.suppress(FileNotFoundError):  # `status` must not show a dead table
             os.unlink(session.state_path)
     if router.signame is None:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
+from pyldirectord.config.model import Config, Globals
+
 SYSLOG_IDENT = "ldirectord"
 SYSLOG_SOCKET = "/dev/log"
 _LOG_INFO = 6
@@ -171,12 +173,12 @@ class Log:
         cls, *, debug: bool, supervised: bool, logfile: str, cfgname: str,
         stdout: TextIO | None = None, stderr: TextIO | None = None,
         clock: Callable[[], float] = time.time, pid: Callable[[], int] = os.getpid,
-        syslog_socket: str = SYSLOG_SOCKET,
+        syslog_socket: str = SYSLOG_SOCKET, check: bool = True,
     ) -> Log:  # fmt: skip
         """The reference's choice (``ld_openlog``): ``-d`` and supervised ignore ``logfile``.
 
-        Raises ``LogOpenError`` (the reference's text) when the file cannot be appended to or
-        the syslog facility is unknown.
+        Raises ``LogOpenError`` (the reference's text) when the syslog facility is unknown or,
+        with ``check``, when the file cannot be appended to (``ld_openlog``'s test-open).
         """
         err = stderr if stderr is not None else sys.stderr
         sink: Sink
@@ -186,11 +188,15 @@ class Log:
             sink = StreamSink(stdout if stdout is not None else sys.stdout, stamped=True)
         elif logfile.startswith("/"):
             file_sink = FileSink(logfile, cfgname, pid, err)
-            file_sink.check()
+            if check:
+                file_sink.check()
             sink = file_sink
         else:
             sink = SyslogSink(logfile, pid, err, syslog_socket)
         return cls(sink, debug=debug, stderr=err, clock=clock)
+
+    def __call__(self, message: str) -> None:
+        self.log(message)
 
     def log(self, message: str) -> None:
         """``ld_log``: one message, its single trailing newline removed."""
@@ -206,3 +212,34 @@ class Log:
 
     def close(self) -> None:
         self._sink.close()
+
+
+class LogSetupLike(Protocol):
+    """``lifecycle.LogSetup``'s fields (not imported: the log sits below the lifecycle)."""
+
+    @property
+    def config(self) -> Config | None: ...
+
+    @property
+    def cfgname(self) -> str: ...
+
+    @property
+    def debug(self) -> bool: ...
+
+
+def make_log(setup: LogSetupLike) -> Log:
+    """``lifecycle.Hooks.make_log``: the log for a (possibly not yet parsed) config.
+
+    Before the config is parsed the reference logs to its default file. The parser has already
+    test-opened ``logfile`` (``unable to open logfile``), so a file that fails later sends
+    lines to stderr, as the reference does, and an unknown syslog facility falls back to
+    ``user`` (Sys::Syslog's default) rather than losing the log.
+    """
+    globals_ = setup.config.globals if setup.config is not None else Globals()
+    logfile = globals_.logfile
+    if not logfile.startswith("/") and logfile not in _FACILITIES:
+        logfile = "user"
+    return Log.for_config(
+        debug=setup.debug, supervised=globals_.supervised, logfile=logfile,
+        cfgname=setup.cfgname, check=False,
+    )  # fmt: skip

@@ -270,7 +270,11 @@ def _frozen(mapping: Mapping[K, V]) -> Mapping[K, V]:
 
 @dataclass(frozen=True, slots=True)
 class IpvsTable:
-    """Virtual services and their reals, as the kernel holds (or should hold) them."""
+    """Virtual services and their reals, as the kernel holds (or should hold) them.
+
+    The constructor takes entries as they are (a table read from the kernel may hold what
+    another tool put there); `IpvsTable.of` builds a table we want, with the kernel's rules.
+    """
 
     services: Mapping[ServiceKey, Service] = field(default_factory=dict)
     dests: Mapping[ServiceKey, Mapping[DestKey, Dest]] = field(default_factory=dict)
@@ -294,8 +298,6 @@ class IpvsTable:
         for key, dest in dests.items():
             if dest.key != key:
                 raise ValueError(f"real {dest.key} filed under {key}")
-            if normal_dest(service, dest) != dest:
-                raise ValueError(f"real {dest.key} of {service}: port not normalised")
         return _frozen(dests)
 
     @classmethod

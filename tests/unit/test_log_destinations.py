@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord.log import Log, LogOpenError, ctime, syslog_timestamp
+from pyldirectord.config.model import Config, Globals
+from pyldirectord.log import Log, LogOpenError, ctime, make_log, syslog_timestamp
 
 T = float(calendar.timegm((2026, 11, 24, 19, 10, 58, 0, 0, 0)))  # a Tuesday
 T_DAY4 = float(calendar.timegm((2026, 11, 4, 9, 5, 1, 0, 0, 0)))
@@ -120,3 +122,24 @@ def test_syslog_frames_like_sys_syslog_and_survives_a_restart(tmp_path: Path) ->
     log.log("nobody listening")
     assert err.getvalue() == "nobody listening\n"
     log.close()
+
+
+class Setup:
+    def __init__(self, config: Config | None, cfgname: str = "web", debug: bool = False) -> None:
+        self.config, self.cfgname, self.debug = config, cfgname, debug
+
+
+def test_make_log_follows_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "l.log"
+    log = make_log(Setup(Config("web.cf", Globals(logfile=str(path)))))
+    log("to the file")
+    assert path.read_text().endswith("|web|" + str(os.getpid()) + "] to the file\n")
+    make_log(Setup(Config("web.cf", Globals(logfile=str(path), supervised=True))))("out")
+    make_log(Setup(None, debug=True))("err")
+    captured = capsys.readouterr()
+    assert captured.out.endswith("] out\n") and captured.err == "DEBUG2: err\nerr\n"
+    absent = make_log(Setup(Config("web.cf", Globals(logfile=str(tmp_path / "no" / "f")))))
+    absent("not fatal")  # the parser reported it; the line goes to stderr
+    assert capsys.readouterr().err == "not fatal\n"

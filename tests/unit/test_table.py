@@ -51,10 +51,14 @@ def test_table_of_normalises_and_rejects_reals_that_collapse_into_one() -> None:
         IpvsTable.of([(Service(WEB), [real("10.0.0.2", 8080), real("10.0.0.2", 8081)])])
 
 
-def test_table_rejects_unnormalised_port_given_directly() -> None:
+def test_constructor_keeps_entries_as_given_and_checks_their_keys() -> None:
+    # A table read from the kernel holds whatever another tool put there.
     dest = real("10.0.0.2", 8080)
-    with pytest.raises(ValueError, match="not normalised"):
-        IpvsTable({WEB: Service(WEB)}, {WEB: {dest.key: dest}})
+    assert list(IpvsTable({WEB: Service(WEB)}, {WEB: {dest.key: dest}}).reals(WEB)) == [dest.key]
+    with pytest.raises(ValueError, match="filed under"):
+        IpvsTable({WEB: Service(WEB)}, {WEB: {DestKey(ip_address("10.0.0.9"), 80): dest}})
+    with pytest.raises(ValueError, match="unknown virtual service"):
+        IpvsTable({}, {WEB: {}})
 
 
 def test_table_is_immutable() -> None:
