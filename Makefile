@@ -9,7 +9,8 @@ APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
-.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean bench-ipvs
+.PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean \
+    bench-ipvs bench-checks
 
 install: $(VENV)/.installed
 
@@ -51,7 +52,7 @@ $(UMLDIR)/usr/bin/linux.uml:
 	touch $@
 
 lint: install
-	$(BIN)/ruff check pyldirectord checks sandbox tests
+	$(BIN)/ruff check pyldirectord checks sandbox tests bench
 
 # mypy cannot follow setuptools' package-dir mapping, so it checks a symlink tree laid out
 # exactly as the installed package is (checks/ inside pyldirectord/).
@@ -62,10 +63,13 @@ typecheck: install
 	cp -rs $(CURDIR)/sandbox build/mypy/sandbox
 	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
 	    -p pyldirectord -p sandbox
-	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	cd build/mypy && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	    $(CURDIR)/tests $(CURDIR)/bench
 
+# Each worktree keeps its own pytest temp root: the shared /tmp/pytest-of-<user> is pruned
+# by any concurrent run, deleting the live temp dirs (a MariaDB datadir) of another.
 unit: install
-	$(PYTEST) -m 'not kernel' tests
+	$(PYTEST) --basetemp=$(CURDIR)/build/pytest-tmp -m 'not kernel' tests
 
 test-fast: lint typecheck unit
 
@@ -81,6 +85,10 @@ test: apt uml install
 bench-ipvs: install apt uml
 	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/ipvs_bench.py \
 	    --out $(CURDIR)/bench/RESULTS-ipvs.md $(BENCH_IPVS_ARGS)
+
+# The check engine alone against N loopback servers (not part of `make test`).
+bench-checks: install
+	$(BIN)/python bench/bench_checks.py --reals 1000 10000
 
 demo: install apt uml
 	tools/demo

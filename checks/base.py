@@ -59,15 +59,17 @@ class Target:
 class CheckSpec:
     """How to check one real, as the resolved virtual block says (spec 2.9, 4.3).
 
-    ``timeout`` is already the right one for the kind: checktimeout for connect, ping and
-    external; negotiatetimeout for negotiate checks. ``request`` is the raw configured value
-    (leading ``/`` included), each check strips it as the reference does.
+    Both timeouts are the resolved ones of spec 2.9 (virtual, then global, then defaults):
+    connect, ping and external checks use ``checktimeout``; negotiate checks use
+    ``negotiatetimeout``, so the two halves of ``checktype=N`` share one spec. ``request`` is
+    the raw configured value (leading ``/`` included); each check strips it as the reference.
     """
 
     checktype: str = "negotiate"
     service: str = "none"
     protocol: Protocol = "tcp"
-    timeout: float = 5.0
+    checktimeout: float = 5.0
+    negotiatetimeout: float = 30.0
     request: str = "/"
     receive: str = ""
     virtualhost: str = ""
@@ -86,6 +88,9 @@ class CheckSpec:
 
 
 CheckFn = Callable[[Target, CheckSpec], Awaitable[CheckResult]]
+
+# What a check's I/O concludes, before ``bounded`` adds the elapsed time: (up?, reason).
+Outcome = tuple[bool, str]
 
 
 def bracket(ip: str) -> str:
@@ -117,9 +122,6 @@ def os_error_reason(err: OSError) -> str:
     if err.errno:
         return os.strerror(err.errno)
     return err.strerror or str(err) or type(err).__name__
-
-
-Outcome = tuple[bool, str]
 
 
 async def bounded(timeout: float, attempt: Callable[[], Awaitable[Outcome]]) -> CheckResult:

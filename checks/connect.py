@@ -12,7 +12,7 @@ from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bo
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _connect(target))
+    return await bounded(spec.checktimeout, lambda: _connect(target))
 
 
 async def _connect(target: Target) -> Outcome:

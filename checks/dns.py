@@ -36,7 +36,7 @@ def make_query(request: str) -> dns.message.Message:
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _ask(target, spec))
+    return await bounded(spec.negotiatetimeout, lambda: _ask(target, spec))
 
 
 async def _ask(target: Target, spec: CheckSpec) -> Outcome:

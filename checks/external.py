@@ -46,7 +46,7 @@ async def check_perl(target: Target, spec: CheckSpec) -> CheckResult:
 async def _timed(argv: list[str], spec: CheckSpec) -> CheckResult:
     loop = asyncio.get_running_loop()
     start = loop.time()
-    ok, reason = await run_command(argv, spec.timeout, spec.kill_grace)
+    ok, reason = await run_command(argv, spec.checktimeout, spec.kill_grace)
     return CheckResult(ok, reason, loop.time() - start)
 
 

@@ -80,6 +80,7 @@ class HttpChecker:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
+                cookie_jar=aiohttp.DummyCookieJar(),  # like LWP without a jar: no state kept
                 auto_decompress=False,  # receive runs over the raw body, as the reference's
                 skip_auto_headers=("Accept-Encoding",),
                 headers={"User-Agent": USER_AGENT},
@@ -91,7 +92,7 @@ class HttpChecker:
             self._session = None
 
     async def check(self, target: Target, spec: CheckSpec) -> CheckResult:
-        return await bounded(spec.timeout, lambda: self._negotiate(target, spec))
+        return await bounded(spec.negotiatetimeout, lambda: self._negotiate(target, spec))
 
     def _ssl(self, spec: CheckSpec) -> ssl.SSLContext | bool:
         if not spec.verify_tls:
@@ -115,7 +116,7 @@ class HttpChecker:
                 return judge(status, reason, body, spec)
             if hop == MAX_REDIRECTS:
                 return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
-            # LWP does not carry the explicit Host header over a redirect; nor do we SNI.
+            # LWP drops the explicit Host header on a redirect; the virtualhost SNI goes too.
             url, headers, sni = urljoin(url, location), {}, None
         raise AssertionError("unreachable: the loop returns on its last hop")
 
@@ -183,7 +184,13 @@ def failure_reason(url: str, err: aiohttp.ClientError) -> str:
         return f"500 Can't connect to {_netloc(url)} ({os_error_reason(err.os_error)})"
     if isinstance(err, aiohttp.ServerDisconnectedError):
         return "500 Server closed connection without sending any data back"
-    return f"500 {type(err).__name__}: {err}"
+    if isinstance(err, aiohttp.ClientOSError):
+        return f"500 {os_error_reason(err)}"
+    if isinstance(err, aiohttp.ClientResponseError):
+        # aiohttp's parser message spans lines and quotes the bytes: its first line says it.
+        first_line = err.message.splitlines()[0].rstrip(":") if err.message else "unparsable"
+        return f"500 invalid HTTP response ({first_line[:80]})"
+    return f"500 {type(err).__name__}: {str(err)[:200]}"
 
 
 def _netloc(url: str) -> str:

@@ -18,7 +18,7 @@ def missing_settings_reason(target: Target) -> str:
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _query(target, spec))
+    return await bounded(spec.negotiatetimeout, lambda: _query(target, spec))
 
 
 async def _query(target: Target, spec: CheckSpec) -> Outcome:
@@ -32,7 +32,7 @@ async def _query(target: Target, spec: CheckSpec) -> Outcome:
             user=spec.login,
             password=spec.passwd,
             db=spec.database or None,
-            connect_timeout=spec.timeout,
+            connect_timeout=spec.negotiatetimeout,
             cursorclass=aiomysql.SSCursor,  # unbuffered: we read one row, never the table
         )
     except aiomysql.MySQLError as err:

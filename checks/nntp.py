@@ -15,7 +15,7 @@ GREETING_LIMIT = 64  # the reference reads at most 64 bytes
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _greeting(target))
+    return await bounded(spec.negotiatetimeout, lambda: _greeting(target))
 
 
 async def _greeting(target: Target) -> Outcome:

@@ -14,8 +14,8 @@ from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bo
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
     attempts = max(1, spec.checkcount)
     # The outer bound only catches a wedged library: each attempt has its own timeout.
-    outer = spec.timeout * attempts + 1.0
-    return await bounded(outer, lambda: _ping(target.ip, attempts, spec.timeout))
+    outer = spec.checktimeout * attempts + 1.0
+    return await bounded(outer, lambda: _ping(target.ip, attempts, spec.checktimeout))
 
 
 async def _ping(ip: str, attempts: int, timeout: float) -> Outcome:

@@ -62,7 +62,9 @@ class Checkers:
         if checktype not in CHECKTYPES:
             raise UnsupportedCheck(f"unknown checktype {checktype!r}")
         if checktype == "combined":
-            raise UnsupportedCheck("combined: look up 'negotiate' and 'connect' (see Combined)")
+            # Supported, but stateful: the caller keeps a Combined per real and looks up
+            # the two halves itself. Asking for "combined" here is a programming error.
+            raise ValueError("combined: look up 'negotiate' and 'connect' (see Combined)")
         simple: dict[str, CheckFn] = {
             "ping": ping.check,
             "external": external.check,

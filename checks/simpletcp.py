@@ -22,7 +22,7 @@ def payload(request: str) -> bytes:
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _exchange(target, spec))
+    return await bounded(spec.negotiatetimeout, lambda: _exchange(target, spec))
 
 
 async def _exchange(target: Target, spec: CheckSpec) -> Outcome:

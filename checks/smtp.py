@@ -8,18 +8,18 @@ from __future__ import annotations
 import aiosmtplib
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
 
-HELO_NAME = "localhost"
+HELO_NAME = "localhost.localdomain"  # Net::SMTP's default Hello
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:
-    return await bounded(spec.timeout, lambda: _session(target, spec))
+    return await bounded(spec.negotiatetimeout, lambda: _session(target, spec))
 
 
 async def _session(target: Target, spec: CheckSpec) -> Outcome:
     client = aiosmtplib.SMTP(
         hostname=target.ip,
         port=target.port,
-        timeout=spec.timeout,
+        timeout=spec.negotiatetimeout,
         use_tls=False,
         start_tls=False,
         local_hostname=HELO_NAME,

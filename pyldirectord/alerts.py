@@ -21,6 +21,7 @@ import asyncio
 import email.utils
 import os
 import pwd
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -49,6 +50,16 @@ BATCH_WINDOW = 1.0
 
 
 # --- the pure policy ----------------------------------------------------------------------
+
+
+def mail_domain(hostname: str) -> str:
+    """The host part of our envelope sender: the hostname when it is a valid domain name.
+
+    A host whose name is unset ("(none)", as in a container or a sandbox kernel) would give
+    ``root@(none)``, which SMTP servers refuse as malformed; ``localhost`` is accepted.
+    """
+    valid = re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", hostname)
+    return hostname if valid else "localhost"
 
 
 def split_recipients(emailalert: str) -> tuple[str, ...]:
@@ -120,7 +131,7 @@ class AlertPolicy:
     ) -> None:
         self._globals = globals_
         self.hostname = hostname
-        self.envelope_from = f"{user}@{hostname}"
+        self.envelope_from = f"{user}@{mail_domain(hostname)}"
         self._window = window
         self._repeats: dict[str, _Repeat] = {}
         self._batches: dict[Route, _Batch] = {}

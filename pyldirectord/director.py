@@ -42,7 +42,7 @@ from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.monitor import MonitorFile
 from pyldirectord.prober import Prober, ProbeResult, timed_out
-from pyldirectord.probes import CheckPlan, Member, check_plans
+from pyldirectord.probes import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.reconcile import DeleteService, Op, diff
 from pyldirectord.scheduler import Scheduler, Unit
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
@@ -190,8 +190,7 @@ class Director:
             prober = Prober(plan, self._checkers, self._maintenance)
             if prober.note:
                 self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
-            timeout = max(plan.spec.timeout, plan.connect_timeout)
-            units[key] = Unit(key, prober, timeout * max(1, plan.spec.checkcount), plan.interval)
+            units[key] = Unit(key, prober, bound_of(plan), plan.interval)
         self._reported &= set(units)
         if not units or self._reported == set(units):
             self._all_reported.set()

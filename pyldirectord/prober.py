@@ -45,7 +45,7 @@ class Prober:
         self._maintenance = maintenance
         self._check, self.note = negotiate_check(checkers, plan.spec)
         self._connect = checkers.lookup("connect", plan.spec.service, plan.spec.protocol)
-        self._connect_spec = replace(plan.spec, checktype="connect", timeout=plan.connect_timeout)
+        self._connect_spec = replace(plan.spec, checktype="connect")
         connects = plan.combined_connects
         self._combined = Combined(connects) if connects is not None else None
 

@@ -23,9 +23,6 @@ from pyldirectord.config.model import (
     service_of,
 )
 
-# Kinds whose timeout is negotiatetimeout (spec 2.9); the others use checktimeout.
-NEGOTIATE_KINDS = frozenset({"negotiate", "combined"})
-
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -40,7 +37,6 @@ class CheckPlan:
     key: str  # the reference's real id
     target: Target
     spec: CheckSpec  # for combined: the negotiate half
-    connect_timeout: float  # checktimeout, for connect checks and combined's connect half
     combined_connects: int | None  # N of checktype=N, else None
     members: tuple[Member, ...]
     interval: float
@@ -59,18 +55,13 @@ def check_target(virtual: Virtual, real: Real) -> Target:
 
 
 def check_spec(virtual: Virtual, real: Real, globals_: Globals) -> CheckSpec:
-    negotiate = virtual.checktype in NEGOTIATE_KINDS
-    timeout = (
-        effective_negotiatetimeout(virtual, globals_)
-        if negotiate
-        else effective_checktimeout(virtual, globals_)
-    )
     per_real = real.request is not None
     return CheckSpec(
         checktype="negotiate" if virtual.checktype == "combined" else virtual.checktype,
         service=service_of(virtual),
         protocol=virtual.protocol,
-        timeout=float(timeout),
+        checktimeout=float(effective_checktimeout(virtual, globals_)),
+        negotiatetimeout=float(effective_negotiatetimeout(virtual, globals_)),
         request=real.request if per_real and real.request is not None else virtual.request,
         receive=real.receive if per_real and real.receive is not None else virtual.receive,
         virtualhost=virtual.virtualhost or "",
@@ -103,7 +94,6 @@ def check_plans(config: Config) -> dict[str, CheckPlan]:
                 key=key,
                 target=check_target(virtual, real),
                 spec=check_spec(virtual, real, config.globals),
-                connect_timeout=float(effective_checktimeout(virtual, config.globals)),
                 combined_connects=(
                     virtual.combined_connects if virtual.checktype == "combined" else None
                 ),
@@ -111,6 +101,15 @@ def check_plans(config: Config) -> dict[str, CheckPlan]:
                 interval=float(interval_of(virtual, config.globals)),
             )
     return plans
+
+
+def bound_of(plan: CheckPlan) -> float:
+    """The longest one check of this plan may take: its timeout, times the ping attempts."""
+    spec = plan.spec
+    timeout = spec.checktimeout
+    if spec.checktype == "negotiate":
+        timeout = max(timeout, spec.negotiatetimeout)
+    return timeout * max(1, spec.checkcount)
 
 
 def interval_of(virtual: Virtual, globals_: Globals) -> int:

@@ -22,6 +22,7 @@ from sandbox import topology
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "sample-configs" / "demo.cf"
 RUN = Path("/run/pyldirectord-demo")
+LOG = Path("/run/pyldirectord-demo.log")  # as sample-configs/demo.cf says
 BINARY = str(Path(sys.executable).with_name("pyldirectord"))
 DEADLINE = 30.0
 
@@ -41,8 +42,9 @@ def traffic(requests: int = 9) -> Counter[str]:
     answers = Counter(
         topology.client_get(f"http://{topology.VIP}/") or "(failed)" for _ in range(requests)
     )
-    print(f"{requests} client requests to http://{topology.VIP}/ were answered by: "
-          + ", ".join(f"{name} x{count}" for name, count in sorted(answers.items())), flush=True)  # fmt: skip
+    spread = ", ".join(f"{name} x{count}" for name, count in sorted(answers.items()))
+    print(f"{requests} client requests to http://{topology.VIP}/ were answered by: {spread}",
+          flush=True)  # fmt: skip
     return answers
 
 
@@ -78,12 +80,16 @@ def main(shell: bool) -> int:
         topology.start_server(real)
         print(f"{real.name}: http://{real.address}/ answers '{real.name}'", flush=True)
     mailbox = RUN / "mail"
-    smtp = Controller(Mailbox(str(mailbox)), hostname="127.0.0.1", port=25)
+    smtp = Controller(Mailbox(mailbox), hostname="127.0.0.1", port=25)
     smtp.start()
     try:
         if shell:
             return interactive()
-        return story(lab, mailbox)
+        try:
+            return story(lab, mailbox)
+        finally:
+            step("The director's log")
+            print(LOG.read_text().rstrip() if LOG.exists() else "(no log)", flush=True)
     finally:
         subprocess.run([BINARY, str(CONFIG), "stop"], capture_output=True, check=False)
         smtp.stop()
@@ -120,8 +126,6 @@ def story(lab: topology.Lab, mailbox: Path) -> int:
     step("Stopping the director (cleanstop=yes removes its virtual service)")
     show([BINARY, str(CONFIG), "stop"])
     show(["ipvsadm", "-Ln"])
-    step("The director's log")
-    print(Path("/run/pyldirectord-demo.log").read_text().rstrip(), flush=True)
     print("\ndemo: done", flush=True)
     return 0
 

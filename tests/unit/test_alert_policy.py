@@ -254,3 +254,11 @@ def test_every_accepted_alert_is_mailed_once_in_order_within_its_window(
     for route in {route for route, _ in accepted + mailed}:
         assert [s for r, s in mailed if r == route] == [s for r, s in accepted if r == route]
     assert p.drain() == [] and p.next_deadline() is None
+
+
+def test_envelope_sender_survives_a_host_without_a_name() -> None:
+    from pyldirectord.alerts import mail_domain
+
+    assert mail_domain("director1.example.org") == "director1.example.org"
+    assert mail_domain("(none)") == "localhost"
+    assert mail_domain("") == "localhost"

@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 
 
 def open_fds() -> set[int]:
-    return {int(name) for name in os.listdir("/proc/self/fd")}
+    # listdir's own descriptor for /proc/self/fd is in its listing: keep only those still open.
+    listed = {int(name) for name in os.listdir("/proc/self/fd")}
+    return {fd for fd in listed if os.path.exists(f"/proc/self/fd/{fd}")}
 
 
 def child_pids() -> set[int]:
@@ -33,8 +35,18 @@ def child_pids() -> set[int]:
     return found
 
 
+def describe(fds: set[int]) -> list[str]:
+    described = []
+    for fd in sorted(fds):
+        try:
+            described.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            described.append(f"{fd} (closed meanwhile)")
+    return described
+
+
 @asynccontextmanager
-async def no_leaks(settle: float = 2.0) -> AsyncIterator[None]:
+async def no_leaks(settle: float = 5.0) -> AsyncIterator[None]:
     """Wrap the checks of a test; the servers it talks to must already be running."""
     fds, tasks, children = open_fds(), asyncio.all_tasks(), child_pids()
     yield
@@ -45,6 +57,6 @@ async def no_leaks(settle: float = 2.0) -> AsyncIterator[None]:
         if open_fds() <= fds and asyncio.all_tasks() <= tasks and child_pids() <= children:
             return
         await asyncio.sleep(0.02)
-    assert open_fds() - fds == set(), "descriptors leaked"
+    assert open_fds() - fds == set(), f"descriptors leaked: {describe(open_fds() - fds)}"
     assert asyncio.all_tasks() - tasks == set(), "tasks leaked"
     assert child_pids() - children == set(), "processes leaked"

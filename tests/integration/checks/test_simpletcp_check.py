@@ -47,7 +47,9 @@ async def echo_server() -> AsyncIterator[tuple[list[bytes], int]]:
 
 
 def spec(request: str, receive: str, timeout: float = 2.0) -> CheckSpec:
-    return CheckSpec(service="simpletcp", request=request, receive=receive, timeout=timeout)
+    return CheckSpec(
+        service="simpletcp", request=request, receive=receive, negotiatetimeout=timeout
+    )
 
 
 async def test_first_character_dropped_and_backslash_n_becomes_lf(

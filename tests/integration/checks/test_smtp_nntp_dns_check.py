@@ -29,7 +29,8 @@ def closed_port() -> int:
 def smtp_server() -> Iterator[int]:
     """aiosmtpd in its own thread: a real SMTP server that answers EHLO."""
     port = closed_port()
-    controller = Controller(object(), hostname="127.0.0.1", port=port)
+    # server_hostname: else aiosmtpd asks the resolver for this host's FQDN at each connection
+    controller = Controller(object(), hostname="127.0.0.1", port=port, server_hostname="mx.test")
     controller.start()
     yield port
     controller.stop()
@@ -37,13 +38,13 @@ def smtp_server() -> Iterator[int]:
 
 async def test_smtp_greeting_ehlo_quit(smtp_server: int) -> None:
     async with no_leaks():
-        result = await smtp.check(Target("127.0.0.1", smtp_server), CheckSpec(timeout=3))
+        result = await smtp.check(Target("127.0.0.1", smtp_server), CheckSpec(negotiatetimeout=3))
     assert result.ok
     assert result.reason.startswith("220 ")
 
 
 async def test_smtp_refused() -> None:
-    result = await smtp.check(Target("127.0.0.1", closed_port()), CheckSpec(timeout=3))
+    result = await smtp.check(Target("127.0.0.1", closed_port()), CheckSpec(negotiatetimeout=3))
     assert not result.ok
     assert result.reason.startswith("SMTP: Error connecting to 127.0.0.1 on port")
 
@@ -71,7 +72,7 @@ async def greeter() -> AsyncIterator[tuple[list[bytes], int]]:
 async def test_smtp_bad_greeting(greeter: tuple[list[bytes], int]) -> None:
     greetings, port = greeter
     greetings.append(b"554 go away\r\n")
-    result = await smtp.check(Target("127.0.0.1", port), CheckSpec(timeout=3))
+    result = await smtp.check(Target("127.0.0.1", port), CheckSpec(negotiatetimeout=3))
     assert (result.ok, result.reason) == (False, "SMTP 554 go away")
 
 
@@ -80,9 +81,9 @@ async def test_nntp_greeting(greeter: tuple[list[bytes], int]) -> None:
     greetings.extend([b"200 news.example ready\r\n", b"502 no permission\r\n", b""])
     target = Target("127.0.0.1", port)
     async with no_leaks():
-        up = await nntp.check(target, CheckSpec(timeout=2))
-        refused = await nntp.check(target, CheckSpec(timeout=2))
-        silent = await nntp.check(target, CheckSpec(timeout=0.3))
+        up = await nntp.check(target, CheckSpec(negotiatetimeout=2))
+        refused = await nntp.check(target, CheckSpec(negotiatetimeout=2))
+        silent = await nntp.check(target, CheckSpec(negotiatetimeout=0.3))
     assert (up.ok, up.reason) == (True, "200 news.example ready")
     assert (refused.ok, refused.reason) == (False, "greeting '502 no permission'")
     assert (silent.ok, silent.reason) == (False, "timeout after 0.3s")
@@ -118,7 +119,7 @@ async def dns_server() -> AsyncIterator[int]:
 
 def dns_spec(request: str, receive: str, timeout: float = 2.0) -> CheckSpec:
     return CheckSpec(service="dns", protocol="udp", request=request, receive=receive,
-                     timeout=timeout)  # fmt: skip
+                     negotiatetimeout=timeout)  # fmt: skip
 
 
 async def test_dns_a_and_ptr(dns_server: int) -> None:

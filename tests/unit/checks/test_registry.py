@@ -50,7 +50,6 @@ def test_negotiate_services(checkers: Checkers) -> None:
         ("negotiate", "simpletcp", "udp", "service 'simpletcp' over udp is not implemented"),
         ("negotiate", "gopher", "tcp", "unknown service 'gopher'"),
         ("bogus", "http", "tcp", "unknown checktype 'bogus'"),
-        ("combined", "http", "tcp", "combined: look up 'negotiate' and 'connect'"),
     ],
 )
 def test_unsupported_is_reported_never_up(
@@ -64,3 +63,10 @@ async def test_on_and_off_do_no_io() -> None:
     up = await always_up(Target("192.0.2.1", 80), CheckSpec(checktype="on"))
     down = await never_up(Target("192.0.2.1", 80), CheckSpec(checktype="off"))
     assert (up.ok, down.ok, down.reason) == (True, False, "checktype off")
+
+
+def test_combined_is_looked_up_as_its_two_halves(checkers: Checkers) -> None:
+    with pytest.raises(ValueError, match="look up 'negotiate' and 'connect'"):
+        checkers.lookup("combined", "http", "tcp")
+    assert checkers.lookup("connect", "http", "tcp") is connect.check
+    assert checkers.lookup("negotiate", "http", "tcp") == checkers.http.check
