@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -318,3 +320,21 @@ def test_reload_rereads_the_config_and_survives_a_broken_one(rig: Rig) -> None:
     sub_pid = rig.daemon_pid("sub.cf")
     assert rig.run(config, "stop").returncode == 0
     assert not process_alive(sub_pid)  # and stopped with the main instance
+
+
+def test_foreground_without_a_usable_run_directory(rig: Rig) -> None:
+    """-d needs no run directory, as in the reference; only the single-instance guard goes."""
+    config = rig.config("lvs.cf")
+    rig.rundir.rmdir()
+    process = rig.popen("-d", config, "start")
+    assert process.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 30
+    while "running without the single-instance lock" not in seen:  # -d logs to stderr
+        assert time.monotonic() < deadline, seen
+        if select.select([process.stderr], [], [], 0.5)[0]:
+            seen += os.read(process.stderr.fileno(), 65536).decode()
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Linux Director Daemon terminated on signal: TERM" in seen + rest
