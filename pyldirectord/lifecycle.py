@@ -35,7 +35,7 @@ from pyldirectord.invocation import (
     resolve_config,
 )
 from pyldirectord.statefile import read_state, render_table, state_file_path
-from pyldirectord.subinstances import SubInstances, SubInstanceSet
+from pyldirectord.subinstances import SubInstances
 
 VERSION_STR = "Linux Director v1.186-ha"
 
@@ -68,9 +68,9 @@ class DirectorContext:
     foreground: bool
     log: Log
     state_file: str  # where the director writes statefile.DirectorState after each pass
-    # execute= (spec 3.12): the director calls .run("start") after its start-up and
-    # .reload_to(new names) on reload; the lifecycle stops the current set at the end.
-    sub_instances: SubInstanceSet
+    # The director runs them (spec 3.12): .run("start") after its start-up, a new
+    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
+    sub_instances: SubInstances
 
 
 class Director(Protocol):
@@ -376,11 +376,11 @@ def run_foreground(session: Session) -> int:
         if instance is not None:
             instance.write_pid(os.getpid())
         try:
-            built = make_director(session, foreground=True)
+            director = make_director(session, foreground=True)
         except Exception as error:
             _write(session.env.err, f"{error}\n")
             return session.finish(EXIT_FAILURE, str(error))
-        return serve(session, router, built)
+        return serve(session, router, director)
     finally:
         if instance is not None:
             instance.release(unlink=False)
@@ -421,7 +421,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
     pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
-        built = make_director(session, foreground=False)
+        director = make_director(session, foreground=False)
     except Exception as error:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -429,7 +429,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
         return session.finish(EXIT_FAILURE, str(error))
     notifier.ready()
     try:
-        return serve(session, router, built)
+        return serve(session, router, director)
     finally:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -481,22 +481,18 @@ class SignalRouter:
             self.director.request_reload()
 
 
-def make_director(session: Session, *, foreground: bool) -> tuple[Director, SubInstanceSet]:
-    instances = SubInstanceSet(session.sub_instances)
+def make_director(session: Session, *, foreground: bool) -> Director:
     context = DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
-        sub_instances=instances,
+        sub_instances=session.sub_instances,
     )  # fmt: skip
-    return session.hooks.make_director(context), instances
+    return session.hooks.make_director(context)
 
 
-def serve(
-    session: Session, router: SignalRouter, built: tuple[Director, SubInstanceSet]
-) -> int:
-    """Run the director until a stop signal; then stop sub-instances and log the end."""
-    director, instances = built
+def serve(session: Session, router: SignalRouter, director: Director) -> int:
+    """Run the director until a stop signal; then log the end."""
     try:
         router.attach(director)
         director.run()
@@ -505,7 +501,6 @@ def serve(
         return session.finish(EXIT_FAILURE, f"director failed: {error}")
     finally:
         router.detach()
-        instances.run("stop")
         with contextlib.suppress(FileNotFoundError):  # `status` must not show a dead table
             os.unlink(session.state_path)
     if router.signame is None:

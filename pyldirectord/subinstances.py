@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 Log = Callable[[str], None]
 DEFAULT_TIMEOUT = 60.0  # a sub-instance's stop waits up to 30 s for its daemon
@@ -61,20 +61,3 @@ class SubInstances:
             if name in previous and self.system(f"{self.binary} {name} reload") != 0:
                 self.system(f"{self.binary} {name} start")
         self.run("start", [name for name in self.names if name not in previous])
-
-
-class SubInstanceSet:
-    """The execute= instances as they are now: a reload changes the set, and the lifecycle
-    stops whichever set is current when the daemon ends (the reference's %LD_INSTANCE).
-    Mutable on purpose; only the daemon's own thread of control touches it."""
-
-    def __init__(self, instances: SubInstances) -> None:
-        self.current = instances
-
-    def run(self, action: str) -> None:
-        self.current.run(action)
-
-    def reload_to(self, names: Sequence[str]) -> None:
-        new = replace(self.current, names=tuple(names))
-        new.reload_from(self.current.names)
-        self.current = new

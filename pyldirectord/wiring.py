@@ -1,11 +1,12 @@
 """Where the ldirectord command line gets its parts: config loader, log, director body.
 
-``production_hooks`` wires the real parser (read, parse, resolve), the reference's log and
-the daemon body on the kernel's IPVS table. Tests replace the whole set with
-``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()`` returns a ``lifecycle.Hooks``
-(e.g. the same daemon body on an in-memory table); together with ``PYLDIRECTORD_RUNDIR``
-this lets the installed console script run as a real daemon in a test without IPVS.
-Neither variable is meant for production.
+``production_hooks`` wires the real parser (read, parse, resolve) and the reference's log;
+the director body is still to be wired (``start`` says so and exits 1).
+
+Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
+returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a log they can
+read); together with ``PYLDIRECTORD_RUNDIR`` this lets the installed console script run as a
+real daemon in a test without IPVS. Neither variable is meant for production.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import sys
 from collections.abc import Mapping
 
 from pyldirectord import lifecycle, pidfile
-from pyldirectord.config.resolve import load
-from pyldirectord.log import make_log
+from pyldirectord.config import resolve
+from pyldirectord.config.model import Globals
+from pyldirectord.log import Log, LogOpenError, StreamSink
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
@@ -34,17 +36,32 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
         if not isinstance(hooks, lifecycle.Hooks):
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
-    return lifecycle.Hooks(load_config=load, make_log=make_log, make_director=make_director)
+    return lifecycle.Hooks(
+        load_config=resolve.load,
+        make_log=make_log,
+        make_director=make_director,
+    )
 
 
 def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
-    """The production director: the kernel's IPVS table over netlink."""
-    # Imported here: `status`, `stop` and `reload` (the OCF agent's monitor every 20 s)
-    # never need the checkers, aiohttp or pyroute2, only `start` does.
-    from pyldirectord.daemon import DaemonDirector
-    from pyldirectord.ipvs import Ipvs
+    # Imported here: `status`, `stop` and `reload` (the OCF agent's monitor every 20 s) never
+    # need the checkers, aiohttp or pyroute2; importing them costs ~0.5 s per invocation.
+    from pyldirectord import daemon
 
-    return DaemonDirector(context, load, Ipvs)
+    return daemon.make_director(context)
+
+
+def make_log(setup: lifecycle.LogSetup) -> lifecycle.Log:
+    """The reference's log for this invocation; before the config parsed, its defaults."""
+    globals_ = setup.config.globals if setup.config is not None else Globals()
+    try:
+        log = Log.for_config(debug=setup.debug, supervised=globals_.supervised,
+                             logfile=globals_.logfile, cfgname=setup.cfgname)  # fmt: skip
+    except LogOpenError:
+        # e.g. the default /var/log/ldirectord.log for a non-root `status`: like the
+        # reference, a message that cannot be written goes to stderr instead
+        log = Log(StreamSink(sys.stderr, stamped=False), debug=setup.debug)
+    return log.log
 
 
 def self_command(argv0: str) -> tuple[str, ...]:

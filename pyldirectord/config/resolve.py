@@ -251,7 +251,11 @@ def _virtual(run: _Pass, virtual: Virtual, *, check_duplicate: bool) -> Virtual:
     if check_duplicate:
         key = virtual_id(virtual)
         if key in run.seen:
-            raise run.fail(virtual.end_line, "duplicate virtual server")
+            error = run.fail(virtual.end_line, "duplicate virtual server")
+            if virtual.ended_at_eof and virtual.line == virtual.end_line:
+                error.hint = ("a virtual= line that ends the file is read twice by the "
+                              "reference; add its directives or an empty line after it")
+            raise error
         run.seen.add(key)
     return virtual
 

@@ -242,7 +242,8 @@ async def test_unknown_scheduler_is_one_clear_line(ipvs: Ipvs) -> None:
         await ipvs.apply([AddService(Service(WEB, "nosuch")), AddDest(WEB, real("10.0.1.1", 80))])
     message = str(error.value)
     assert "\n" not in message
-    assert message.startswith('ipvsadm -A -t 10.0.0.1:80 -s nosuch: scheduler "nosuch"')
+    assert message.startswith(
+        '"ipvsadm -A -t 10.0.0.1:80 -s nosuch" failed: scheduler "nosuch"')
     assert "modprobe ip_vs_nosuch" in message
     assert not error.value.is_race  # the failed real is a consequence, not a race
 

@@ -7,15 +7,20 @@ import struct
 from ipaddress import ip_address
 from typing import Any
 
+import pytest
 from pyroute2.netlink.generic import ipvs as genl
 
 from pyldirectord.ipvs import (
+    BULK_REALS,
     NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
     NLM_F_REQUEST,
     Failure,
     IpvsApplyError,
+    IpvsError,
+    Step,
+    bulk_friendly,
     decode_dest,
     decode_service,
     encode_op,
@@ -152,7 +157,49 @@ def test_apply_error_leads_with_the_cause_not_its_consequences() -> None:
     add = AddService(Service(web, "nosuch"))
     real = AddDest(web, Dest(DestKey(ip_address("10.0.0.2"), 80)))
     error = IpvsApplyError([Failure(add, 2), Failure(real, 3)])
-    assert str(error).startswith('ipvsadm -A -t 10.0.0.1:80 -s nosuch: scheduler "nosuch"')
+    assert str(error).startswith(
+        '"ipvsadm -A -t 10.0.0.1:80 -s nosuch" failed: scheduler "nosuch"')
     assert str(error).endswith("(and 1 more failed)")
     assert not error.is_race
     assert IpvsApplyError([Failure(real, 17)]).is_race
+
+
+def _adds(service: Service, count: int) -> list[AddDest]:
+    first = ip_address("10.1.0.0")
+    return [AddDest(service.key, Dest(DestKey(first + i, 80))) for i in range(count)]
+
+
+def test_a_new_wrr_service_gets_many_reals_under_rr_then_its_own_scheduler() -> None:
+    web = AddressKey(Protocol.TCP, ip_address("10.0.0.1"), 80)
+    service = Service(web, "wrr", persistent=300)
+    reals = _adds(service, BULK_REALS)
+    other = AddService(Service(MARK, "wrr"))
+    steps = bulk_friendly([AddService(service), other, *reals])
+    assert steps[0] == Step(AddService(Service(web, "rr", persistent=300)), AddService(service))
+    assert steps[1] == Step(other, other)  # few reals: as asked
+    assert [s.sent for s in steps[2:-1]] == reals
+    assert steps[-1] == Step(EditService(service), AddService(service))
+
+
+def test_bulk_rewrite_leaves_cheap_schedulers_and_existing_services_alone() -> None:
+    web = AddressKey(Protocol.TCP, ip_address("10.0.0.1"), 80)
+    cheap = Service(web, "wlc")
+    assert [s.sent for s in bulk_friendly([AddService(cheap), *_adds(cheap, 300)])] == [
+        AddService(cheap), *_adds(cheap, 300)]
+    costly = Service(web, "sh")
+    assert [s.sent for s in bulk_friendly(_adds(costly, 300))] == _adds(costly, 300)
+
+
+def test_unknown_forwarding_method_is_a_clear_error() -> None:
+    data = kernel_answer("IPVS_CMD_ATTR_DEST", [
+        ("IPVS_DEST_ATTR_ADDR_FAMILY", socket.AF_INET),
+        ("IPVS_DEST_ATTR_ADDR", "10.0.0.2"),
+        ("IPVS_DEST_ATTR_PORT", 80),
+        ("IPVS_DEST_ATTR_FWD_METHOD", 4),  # the kernel's BYPASS: not a real's method
+        ("IPVS_DEST_ATTR_WEIGHT", 1),
+        ("IPVS_DEST_ATTR_U_THRESH", 0),
+        ("IPVS_DEST_ATTR_L_THRESH", 0),
+    ])
+    (message,) = split_messages(data)
+    with pytest.raises(IpvsError, match=r"real 10\.0\.0\.2:80: unknown forwarding method 4"):
+        decode_dest(message.body, Family.INET)

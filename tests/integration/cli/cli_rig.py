@@ -16,9 +16,6 @@ from pyldirectord import pidfile
 
 BINARY = str(Path(sys.executable).parent / "pyldirectord")
 HERE = Path(__file__).resolve().parent
-DIRECTOR_TESTS = HERE.parent / "director"  # memory_table: an in-memory IPVS table
-# A virtual whose real is always up (checktype=on): the daemon runs without probing anything.
-VIRTUAL = "virtual=127.0.0.1:80\n    real=127.0.0.2:80 gate {weight}\n    checktype=on\n"
 DEADLINE = 30.0  # only catches hangs (decisions.md: latency is never asserted)
 
 
@@ -32,6 +29,10 @@ class Rig:
         return self.root / "run"
 
     @property
+    def events(self) -> Path:
+        return self.root / "events"
+
+    @property
     def log(self) -> Path:
         return self.root / "ldirectord.log"
 
@@ -40,8 +41,9 @@ class Rig:
         env.update({
             pidfile.RUNDIR_ENV: str(self.rundir),
             "PYLDIRECTORD_HOOKS": "lifecycle_hooks",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), str(DIRECTOR_TESTS),
-                                                        env.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
+            "PYLDIRECTORD_TEST_EVENTS": str(self.events),
+            "PYLDIRECTORD_TEST_LOG": str(self.log),
         })  # fmt: skip
         return env
 
@@ -65,7 +67,7 @@ class Rig:
         self.started.append(process.pid)
         return process
 
-    def config(self, name: str, text: str = VIRTUAL.format(weight=1)) -> str:
+    def config(self, name: str, text: str = "checktimeout=3\n") -> str:
         """A config file; its logfile is the test's (the parser test-opens it, as the
         reference does, and must not create /var/log/ldirectord.log)."""
         path = self.root / name
@@ -81,16 +83,11 @@ class Rig:
         self.started.append(state.pid)
         return state.pid
 
+    def event_lines(self) -> list[str]:
+        return self.events.read_text().splitlines() if self.events.exists() else []
+
     def log_lines(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []
-
-    def logged(self, pid: int, message: str) -> bool:
-        """The reference's file log line ``[<ctime>|<CFGNAME>|<pid>] <message>``."""
-        return any(line.endswith(f"|{pid}] {message}") for line in self.log_lines())
-
-    def table(self, config: str) -> list[str]:
-        """The rows of `status` (after the header), once the daemon published its state."""
-        return self.run(config, "status").stdout.splitlines()[1:-1]
 
     def cleanup(self) -> None:
         """Kill what this test started and what still holds a lock in its run directory."""

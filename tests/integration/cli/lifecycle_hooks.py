@@ -1,33 +1,91 @@
 """Hooks the installed ``pyldirectord`` loads in these tests (``PYLDIRECTORD_HOOKS``).
 
-Everything is production code except the kernel: the real parser, the reference's log (the
-test configs set ``logfile`` to a file the test reads) and the real daemon body
-(``daemon.DaemonDirector``: director, checkers, mailer, config watcher) on an in-memory IPVS
-table (``tests/integration/director/memory_table.py``). A test thus sees SIGHUP, SIGTERM and
-reloads through the daemon's own log lines and state file.
+A real, minimal asyncio director body run by the production ``AsyncRunner``: it publishes a
+state file and records start, every reload (with the number of virtuals of the config it was
+given) and stop in ``$PYLDIRECTORD_TEST_EVENTS``, so a test sees that SIGHUP and SIGTERM
+really reached the daemon and that a reload re-read the config. The log appends to
+``$PYLDIRECTORD_TEST_LOG`` (and to stderr with ``-d``). Configs go through the real parser.
 ``$PYLDIRECTORD_TEST_DIRECTOR_FAILS`` makes building the director fail with that text.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 
-from pyldirectord.config.resolve import load
-from pyldirectord.lifecycle import Director, DirectorContext, Hooks
-from pyldirectord.log import make_log
+from pyldirectord.asyncrunner import AsyncDirector, AsyncRunner
+from pyldirectord.config import resolve
+from pyldirectord.config.model import Config
+from pyldirectord.lifecycle import DirectorContext, Hooks, Log, LogSetup
+from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
+
+EVENTS_ENV = "PYLDIRECTORD_TEST_EVENTS"
+LOG_ENV = "PYLDIRECTORD_TEST_LOG"
 
 
-def make_director(context: DirectorContext) -> Director:
+def load_config(path: str) -> Config:
+    return resolve.load(path)  # the real parser and resolution pass
+
+
+def make_log(setup: LogSetup) -> Log:
+    target = os.environ.get(LOG_ENV)
+
+    def log(message: str) -> None:
+        if setup.debug:
+            sys.stderr.write(message.removesuffix("\n") + "\n")
+            sys.stderr.flush()
+        if target:
+            with open(target, "a", encoding="utf-8") as stream:
+                stream.write(f"[{setup.cfgname}|{os.getpid()}] {message.removesuffix(chr(10))}\n")
+
+    return log
+
+
+def _record(event: str) -> None:
+    target = os.environ.get(EVENTS_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as stream:
+            stream.write(f"{os.getpid()} {event}\n")
+
+
+class RecordingDirector:
+    def __init__(self, context: DirectorContext) -> None:
+        self.context = context
+        self.reloads = 0
+
+    def _publish(self) -> None:
+        real = RealState("127.0.0.1:80", "up", 1, time.time(), f"reloads={self.reloads}")
+        state = DirectorState(os.getpid(), self.context.config_path, time.time(),
+                              (VirtualState("tcp:127.0.0.1:80", (real,)),))  # fmt: skip
+        try:
+            write_state(self.context.state_file, state)
+        except OSError as error:  # as the production director: logged, never fatal
+            self.context.log(f"cannot write state file {self.context.state_file}: {error}")
+
+    async def start(self) -> None:
+        self._publish()
+        _record("started")
+
+    async def reload(self, new: Config) -> None:
+        self.reloads += 1
+        self._publish()
+        _record(f"reloaded virtuals={len(new.virtuals)}")
+
+    async def stop(self) -> None:
+        _record("stopped")
+
+
+async def build(context: DirectorContext) -> AsyncDirector:
+    return RecordingDirector(context)
+
+
+def make_director(context: DirectorContext) -> AsyncRunner:
     failure = os.environ.get("PYLDIRECTORD_TEST_DIRECTOR_FAILS")
     if failure:
         raise RuntimeError(failure)
-    # imported here, as production does: `status` and friends never load the daemon body
-    from memory_table import MemoryTable
-
-    from pyldirectord.daemon import DaemonDirector
-
-    return DaemonDirector(context, load, MemoryTable)
+    return AsyncRunner(context, build, load_config)
 
 
 def hooks() -> Hooks:
-    return Hooks(load_config=load, make_log=make_log, make_director=make_director)
+    return Hooks(load_config=load_config, make_log=make_log, make_director=make_director)

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lifecycle_hooks import load_config
 
 from pyldirectord import lifecycle, pidfile
 from pyldirectord.config.model import Config
-from pyldirectord.config.resolve import load
 
 HOLDER = """
 import fcntl, os, signal, sys, time
@@ -83,7 +83,7 @@ def test_stop_gives_up_after_its_bound(
         raise AssertionError("stop never starts a director")
 
     def loader(config_path: str) -> Config:
-        return load(config_path)
+        return load_config(config_path)
 
     hooks = lifecycle.Hooks(loader, lambda _setup: lines.append, no_director)
     out, err = io.StringIO(), io.StringIO()

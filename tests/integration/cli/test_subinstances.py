@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pyldirectord.subinstances import SubInstances, SubInstanceSet
+from pyldirectord.subinstances import SubInstances
 
 FAKE = """#!/bin/sh
 echo "$*" >> {calls}
@@ -51,12 +51,3 @@ def test_a_hung_sub_instance_is_killed_after_the_timeout() -> None:
     print(f"killed after {elapsed:.2f}s")
     assert result is None and elapsed < 10
     assert log == ["system_timeout(0.3, sleep 30) timed out, kill -TERM child"]
-
-
-def test_the_set_follows_reloads_so_stop_ends_the_current_instances(tmp_path: Path) -> None:
-    binary, calls = fake_binary(tmp_path)
-    instances = SubInstanceSet(SubInstances(binary, ("a.cf",), lambda _m: None))
-    instances.run("start")
-    instances.reload_to(["b.cf"])
-    instances.run("stop")
-    assert calls.read_text().splitlines() == ["a.cf start", "a.cf stop", "b.cf start", "b.cf stop"]
