@@ -222,8 +222,8 @@ class TestRemovingFarm:
         before = len(recorded(record))
         command_start = f"start {VIP}:80 tcp"
         mark = log.mark()
-        for real in lab.reals[:2]:
-            unplug(real)
+        for dead in lab.reals[:2]:
+            unplug(dead)
         try:
             inserted = wait_until("fallback alone at weight 1",
                                   lambda: table_snapshot()[SERVICE] == {FALLBACK: 1})  # fmt: skip
