@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pyldirectord import lifecycle, pidfile
 from pyldirectord.config import resolve
 from pyldirectord.config.model import Globals
-from pyldirectord.daemon import make_director
 from pyldirectord.log import Log, LogOpenError, StreamSink
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
@@ -42,6 +41,15 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
         make_log=make_log,
         make_director=make_director,
     )
+
+
+def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
+    """The daemon body, imported only by the actions that run one: ``status``, ``stop`` and
+    ``reload`` (a cluster manager's monitor calls ``status`` every few seconds) then skip
+    importing the netlink, HTTP, SMTP and watchdog stacks."""
+    from pyldirectord.daemon import make_director as make_daemon
+
+    return make_daemon(context)
 
 
 def make_log(setup: lifecycle.LogSetup) -> lifecycle.Log:
