@@ -107,12 +107,12 @@ def daemon_pid(config: Path) -> int:
 
 
 def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (the daemon, a grandchild of `start`, is
+    reaped by init whenever init gets to it: dead for us already)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    # A zombie (the daemon is the grandchild of `start`, reaped by init) is gone for us.
-    stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
