@@ -171,7 +171,9 @@ def resolve(
         else:
             virtuals[index] = _virtual(run, config.virtuals[index],
                                        check_duplicate=not (open_virtual and index == last))
-    config = replace(config, warnings=(*config.warnings, *run.warnings))
+    # In the order the reference prints them: at their lines while it reads.
+    read_order = sorted((*config.warnings, *run.warnings), key=lambda w: (w.line <= 0, w.line))
+    config = replace(config, warnings=tuple(read_order))
     return _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
 
 

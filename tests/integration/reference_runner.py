@@ -88,9 +88,16 @@ def _run(argv: list[str], *, private_log: bool) -> subprocess.CompletedProcess[s
 REFERENCE_ERROR = re.compile(r"Error \[\d+\](?: reading file .* at line (\d+))?: (.*)", re.S)
 
 
-def reference_verdict(path: Path) -> Verdict:
+def reference_status(path: Path) -> subprocess.CompletedProcess[str]:
     """``ldirectord CONFIG status``: 3 = valid and stopped, 2 = config error."""
-    result = _run([REFERENCE, str(path), "status"], private_log=True)
+    return _run([REFERENCE, str(path), "status"], private_log=True)
+
+
+def reference_verdict(path: Path) -> Verdict:
+    return verdict_of_status(path, reference_status(path))
+
+
+def verdict_of_status(path: Path, result: subprocess.CompletedProcess[str]) -> Verdict:
     if result.returncode == 3:
         return Verdict(True)
     match = REFERENCE_ERROR.search(result.stderr)
@@ -143,6 +150,45 @@ def our_verdicts(paths: list[Path]) -> dict[Path, Verdict]:
         path, code, stderr = json.loads(line)
         found[Path(path)] = _our_verdict(Path(path).name, code, stderr)
     return found
+
+
+_STATUS_BATCH = """
+import contextlib, io, json, os, sys, tempfile
+from pyldirectord.cli import main
+for path in sys.argv[1:]:
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryDirectory() as cwd:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([path, "status"])
+        os.chdir("/")
+    print(json.dumps([path, code, out.getvalue(), err.getvalue()]))
+"""
+
+PID = re.compile(r"^(Error|Warning) \[\d+\]", re.M)
+
+
+def without_pids(text: str) -> str:
+    return PID.sub(r"\1 [PID]", text)
+
+
+def our_status(paths: list[Path]) -> dict[Path, tuple[int, str, str]]:
+    """``pyldirectord CONFIG status`` for every path, in one interpreter (see _BATCH)."""
+    result = _run([sys.executable, "-c", _STATUS_BATCH, *map(str, paths)], private_log=True)
+    if result.returncode != 0:
+        raise AssertionError(f"pyldirectord status batch failed: {result.stderr}")
+    found: dict[Path, tuple[int, str, str]] = {}
+    for line in result.stdout.splitlines():
+        path, code, out, err = json.loads(line)
+        found[Path(path)] = (code, out, without_pids(err))
+    return found
+
+
+def reference_statuses(paths: list[Path]) -> dict[Path, tuple[int, str, str]]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = pool.map(reference_status, paths)
+        return {path: (r.returncode, r.stdout, without_pids(r.stderr))
+                for path, r in zip(paths, results, strict=True)}  # fmt: skip
 
 
 def verdicts(paths: Iterable[Path], *, reference: bool) -> dict[Path, Verdict]:
