@@ -158,3 +158,25 @@ def test_heartbeat_resource_script(lab: topology.Lab, clean_table: None, tmp_pat
         namespace.run(resource, "ldirectord.cf", "stop")
         namespace.close()
         print((tmp_path / "ldirectord.log").read_text())
+
+
+def test_agent_stops_a_daemon_whose_config_broke(lab: topology.Lab, farm: Path) -> None:
+    """With a config that no longer parses, `status` exits 2 and the agent's stop falls back
+    to ``pgrep -f "BINARY CONFIG start"``: SIGTERM, and at once SIGKILL if the daemon is still
+    there. The daemon must be found and gone, so Pacemaker can move the resource."""
+    assert agent("start", farm).returncode == OCF_SUCCESS
+    wait_until("reals weighted", lambda: table_snapshot().get(SERVICE) == live(lab))
+    pid = daemon_pid(farm)
+    good = farm.read_text()
+    farm.write_text(good + "virtual=oops\n")
+    try:
+        stopped = agent("stop", farm)
+        print(stopped.stdout, stopped.stderr)
+        assert stopped.returncode == OCF_SUCCESS
+        wait_until("daemon gone", lambda: not alive(pid))
+    finally:
+        farm.write_text(good)
+    # The agent sends SIGKILL right after SIGTERM, so the clean stop may not have run: the
+    # table is whatever the daemon had, and the next start adopts it.
+    print(f"after the agent's pgrep stop, table: {table_snapshot()}")
+    assert agent("monitor", farm).returncode == OCF_NOT_RUNNING
