@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyldirectord import __version__, checkconfig
+from pyldirectord import __version__, checkconfig, plan, probe
 from pyldirectord.wiring import run_ldirectord
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
@@ -24,6 +24,8 @@ USAGE_TEXT = """Usage:
     ldirectord [-h|--help|-v|--version]
 
     pyldirectord --check-config [--json] [ldirectord.cf]
+    pyldirectord --probe [ldirectord.cf]
+    pyldirectord --plan [ldirectord.cf]
 
 """
 
@@ -34,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("--check-config", "-t"):
         code = checkconfig.main(args[1:])
+        if code is not None:
+            return code
+    if args and args[0] in ("--probe", "--plan"):
+        code = (probe.main if args[0] == "--probe" else plan.main)(args[1:])
         if code is not None:
             return code
     # The ldirectord-compatible command line (options, CONFIG, actions) lives in lifecycle.
