@@ -72,15 +72,14 @@ def _mode(mode: str) -> Callable[[Real], None]:
     return inject
 
 
-FAULTS = (
-    Fault("process killed (RST)", _kill, _revive),
-    Fault("address removed (blackhole)", _remove_address, _restore_address),
-    Fault("port firewalled (iptables drop)", _firewall, _unfirewall),
-    Fault("netem 100% loss", _netem("loss", "100%"), _no_netem),
-    Fault("netem 2 s delay", _netem("delay", "2000ms"), _no_netem),
-    Fault("HTTP 503", _mode("503"), _mode("ok")),
-    Fault("body without the receive string", _mode("nomatch"), _mode("ok")),
-)
+KILLED = Fault("process killed (RST)", _kill, _revive)
+BLACKHOLE = Fault("address removed (blackhole)", _remove_address, _restore_address)
+FIREWALLED = Fault("port firewalled (iptables drop)", _firewall, _unfirewall)
+LOSS = Fault("netem 100% loss", _netem("loss", "100%"), _no_netem)
+DELAY = Fault("netem 2 s delay", _netem("delay", "2000ms"), _no_netem)
+HTTP_503 = Fault("HTTP 503", _mode("503"), _mode("ok"))
+NO_MATCH = Fault("body without the receive string", _mode("nomatch"), _mode("ok"))
+FAULTS = (KILLED, BLACKHOLE, FIREWALLED, LOSS, DELAY, HTTP_503, NO_MATCH)
 
 
 def clear_all(real: Real) -> None:

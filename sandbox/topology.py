@@ -54,10 +54,15 @@ class Lab:
 
 def run(*argv: str, netns: str | None = None, check: bool = True,
         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """``argv`` in ``netns`` (the director's, the root netns, when None)."""
+    """``argv`` in ``netns`` (the director's, the root netns, when None), output captured;
+    with ``check``, a failure raises with the command's own error text."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
-    return subprocess.run([*prefix, *argv], check=check, capture_output=not check, text=True,
-                          input=stdin)  # fmt: skip
+    done = subprocess.run([*prefix, *argv], capture_output=True, text=True, input=stdin,
+                          check=False)  # fmt: skip
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} (netns {netns}): exit {done.returncode}: "
+                           f"{done.stderr.strip()}")  # fmt: skip
+    return done
 
 
 def ip(*args: str, netns: str | None = None) -> None:
@@ -103,6 +108,11 @@ def build(state_dir: Path, reals: int = 3) -> Lab:
     ip("addr", "add", f"{REAL_NET}.1/24", "dev", BRIDGE)
     ip("addr", "add", f"{REAL_NET6}::1/64", "dev", BRIDGE, "nodad")
     ip("link", "set", BRIDGE, "up")
+    # The director is also the client's router here, so LVS-DR/TUN replies (source: the VIP,
+    # a local address of this host) come back through it; a real network's router would not
+    # own the VIP. Without this the kernel drops them as martians.
+    for scope in ("all", BRIDGE):
+        sysctl(f"net.ipv4.conf.{scope}.accept_local=1")
     for index in range(1, reals + 1):
         lab.reals.append(add_real(lab, index))
     return lab
