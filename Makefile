@@ -93,5 +93,9 @@ bench-checks: install
 demo: install apt uml
 	tools/demo
 
+# The lab with an interactive shell on the sandbox's console (exit leaves and tears it down).
+demo-shell: install apt uml
+	UML_INTERACTIVE=1 tools/demo --shell
+
 clean:
 	rm -rf build $(VENV) $(CACHE)

@@ -18,7 +18,7 @@ from ipvsadm_text import live_weights
 from sandbox import faults, topology
 
 pytestmark = pytest.mark.kernel
-REQUESTS = 9
+REQUESTS = 6
 
 
 def http_virtual(lab: topology.Lab, extra: str = "") -> str:
