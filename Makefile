@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
-APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server
+APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
+    libxml2-utils
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 

@@ -164,8 +164,9 @@ def _json_verdict(
     return EXIT_OK if error is None else EXIT_INVALID
 
 
-def main(args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int | None:
+def main(args: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
     """``args`` follow ``--check-config``/``-t``; None means a usage error."""
+    out, err = out or sys.stdout, err or sys.stderr
     as_json = "--json" in args
     rest = [arg for arg in args if arg != "--json"]
     if len(rest) > 1 or any(arg.startswith("-") and arg != "-" for arg in rest):

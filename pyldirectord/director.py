@@ -47,6 +47,7 @@ from pyldirectord.reconcile import DeleteService, Op, diff
 from pyldirectord.scheduler import Scheduler, Unit
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
 from pyldirectord.table import IpvsTable, normal_dest
+from pyldirectord.watch import DirectoryWatcher
 
 
 class TableBackend(Protocol):
@@ -92,6 +93,7 @@ class Director:
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
+        self._maintenance_watch: DirectoryWatcher | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,6 +131,7 @@ class Director:
     async def stop(self) -> None:
         """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
         self.status = "stopping"
+        self._watch_maintenance(None)
         await self._scheduler.close()
         for task in list(self._tasks):
             task.cancel()
@@ -174,11 +177,7 @@ class Director:
 
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)
-        maintenancedir = config.globals.maintenancedir
-        if maintenancedir is None:
-            self._maintenance = None
-        elif self._maintenance is None or self._maintenance.directory != maintenancedir:
-            self._maintenance = MaintenanceDir(maintenancedir, ReverseNameCache())
+        self._watch_maintenance(config.globals.maintenancedir)
         self._monitors = {
             v.monitorfile: self._monitors.get(v.monitorfile)
             or MonitorFile(v.monitorfile, self._log)
@@ -195,6 +194,27 @@ class Director:
         if not units or self._reported == set(units):
             self._all_reported.set()
         self._scheduler.update(units)
+
+    def _watch_maintenance(self, directory: str | None) -> None:
+        """Checks consult the maintenance dir every time; watching it as well makes a drain
+        (a file created) or a return (a file removed) take effect at once, not a round later."""
+        if self._maintenance is not None and self._maintenance.directory == directory:
+            return
+        if self._maintenance_watch is not None:
+            self._maintenance_watch.close()
+            self._maintenance_watch = None
+        self._maintenance = None
+        if directory is None:
+            return
+        self._maintenance = MaintenanceDir(directory, ReverseNameCache())
+        try:
+            self._maintenance_watch = DirectoryWatcher(directory, self._recheck_all)
+        except OSError as error:  # not there yet: checks still look, once per round
+            self._log.log(f"cannot watch maintenance directory {directory}: {error.strerror}")
+
+    def _recheck_all(self) -> None:
+        for key in self._plans:
+            self._scheduler.check_now(key)
 
     def _on_result(self, key: str, result: ProbeResult, at: float) -> None:
         plan = self._plans.get(key)
