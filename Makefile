@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
-APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server libxml2-utils
+APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
+    libxml2-utils
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
@@ -92,6 +93,10 @@ bench-checks: install
 
 demo: install apt uml
 	tools/demo
+
+# The lab with an interactive shell on the sandbox's console (exit leaves and tears it down).
+demo-shell: install apt uml
+	UML_INTERACTIVE=1 tools/demo --shell
 
 clean:
 	rm -rf build $(VENV) $(CACHE)
