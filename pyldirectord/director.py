@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, Protocol
 
 from pyldirectord.changes import Change, describe, stop_changes
@@ -39,6 +39,7 @@ from pyldirectord.desired import (
 from pyldirectord.events import RealEvent
 from pyldirectord.fallbackcommand import run_fallbackcommand
 from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
+from pyldirectord.ipvs import IpvsApplyError
 from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.monitor import MonitorFile
@@ -271,17 +272,29 @@ class Director:
         desired = desired_table(self.config, self.health, actual)
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        await self._apply(ops, changes)
+        await self._apply(ops, changes, per_op=True)
         self._run_fallbackcommands()
         self._write_state(desired)
 
-    async def _apply(self, ops: Sequence[Op], changes: Sequence[Change]) -> None:
+    async def _apply(
+        self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
+    ) -> None:
+        """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
+        a refused operation is reported as the failure it is, not as done: it is retried at
+        the next pass and reported when it succeeds, instead of logged and mailed each pass."""
         if not ops:
             return
+        failed: Collection[Op] = ()
         try:
             await self._backend.apply(ops)
-        except Exception as error:  # partial failure: the next pass re-reads and retries
+        except IpvsApplyError as error:  # the rest of the batch was applied
             self._log.log(f"IPVS: {error}")
+            failed = {failure.op for failure in error.failures}
+        except Exception as error:  # nothing is known to be applied; the next pass retries
+            self._log.log(f"IPVS: {error}")
+            failed = ops
+        if per_op:
+            changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:
