@@ -7,11 +7,13 @@ CACHE := .cache
 UMLDIR := $(CACHE)/uml
 APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
     libxml2-utils
+# Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
+BENCH_APT_PACKAGES := keepalived
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
 .PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean \
-    bench-ipvs bench-checks
+    bench bench-ipvs bench-checks
 
 install: $(VENV)/.installed
 
@@ -80,6 +82,31 @@ test-kernel: install apt uml
 test: apt uml install
 	$(MAKE) --no-print-directory test-fast
 	$(MAKE) --no-print-directory test-kernel
+
+# pyldirectord beside the Perl ldirectord and keepalived in the sandbox (bench/director_bench.py),
+# then bench/RESULTS.md and bench/results.png. A quick run: BENCH_ARGS='--reals 200
+# --directors pyldirectord keepalived --checks connect --window 10'. Not part of `make test`.
+bench: install apt uml $(VENV)/.bench $(CACHE)/.apt-bench
+	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/director_bench.py \
+	    --json $(CURDIR)/bench/results.json --keep-logs $(CURDIR)/build/bench-logs $(BENCH_ARGS)
+	$(BIN)/python bench/report.py bench/results.json --markdown bench/RESULTS.md \
+	    --plot bench/results.png
+
+$(CACHE)/.apt-bench: Makefile
+	mkdir -p $(CACHE)
+	dpkg-query -W -f='$${Status}' $(BENCH_APT_PACKAGES) 2>/dev/null | grep -q 'install ok installed' \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(BENCH_APT_PACKAGES) >/dev/null; }
+	touch $@
+
+# The bench extra (matplotlib for the plot, py-spy for --profile-dir), then the strict editable
+# install again, since `pip install -e .[bench]` replaces it.
+$(VENV)/.bench: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps \
+	    --config-settings editable_mode=strict -e . > $(VENV)/install.log 2>&1 \
+	    || { cat $(VENV)/install.log; exit 1; }
+	touch $@
 
 # IPVS apply/read timings in the sandbox, netlink against ipvsadm (not part of `make test`:
 # the one-process-per-real ipvsadm loop alone takes minutes there). BENCH_IPVS_ARGS=--reals N.

@@ -6,7 +6,7 @@ UDP virtuals are checked by ping instead, as ldirectord does; the registry route
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import socket
 
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
 
@@ -19,8 +19,11 @@ async def _connect(target: Target) -> Outcome:
     if target.port <= 0:
         # ld_checkport has no port for this real (fwmark real, service none): connect fails.
         return False, "no check port"
-    _, writer = await asyncio.open_connection(target.ip, target.port)
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    # A bare non-blocking socket, not open_connection: no transport, stream or protocol is
+    # built only to be closed. `make bench` measured the streams path at about half of a
+    # 1,000-real director's CPU in the sandbox. The socket closes on timeout too.
+    family = socket.AF_INET6 if ":" in target.ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (target.ip, target.port))
     return True, "connected"

@@ -172,3 +172,18 @@ def main(args: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
     if len(rest) > 1 or any(arg.startswith("-") and arg != "-" for arg in rest):
         return None
     return check(rest[0] if rest else DEFAULT_CONFIG, as_json=as_json, out=out, err=err)
+
+
+def load_reporting(name: str, err: TextIO) -> Config | None:
+    """The config for another action (``--probe``, ``--plan``): found and loaded as
+    ``--check-config`` does, a bad one reported in its words (None then: exit 1)."""
+    path = find_config(name)
+    if path is None:
+        err.write(f"{name}:0: error: Config file {name} not found\n")
+        return None
+    try:
+        return load(path, file_check=check_append_no_create)
+    except ConfigError as error:
+        hint = f" (hint: {error.hint})" if error.hint else ""
+        err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
+        return None

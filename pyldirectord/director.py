@@ -33,11 +33,12 @@ from pyldirectord.desired import (
     health_key,
     owned_services,
     real_dest,
+    seed_health,
     service_key,
 )
 from pyldirectord.events import RealEvent
 from pyldirectord.fallbackcommand import run_fallbackcommand
-from pyldirectord.health import Observation, Outcome, Policy, RealHealth, adopted, observe
+from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
 from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.monitor import MonitorFile
@@ -105,7 +106,7 @@ class Director:
         be removed, and no fallback flaps in and out on a healthy farm.
         """
         actual = await self._backend.read_table()
-        self.health = self._seed(self.config, actual, {})
+        self.health = seed_health(self.config, actual, {})
         self._install(self.config)
         try:
             async with asyncio.timeout(settle):
@@ -122,7 +123,7 @@ class Director:
         old = self.config
         async with self._lock:
             actual = await self._backend.read_table()
-            self.health = self._seed(new, actual, self.health)
+            self.health = seed_health(new, actual, self.health)
             self.config = new
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
@@ -155,25 +156,6 @@ class Director:
         return self._scheduler.overloaded
 
     # ------------------------------------------------------------------ checks
-
-    def _seed(
-        self, config: Config, actual: IpvsTable, previous: dict[HealthKey, RealHealth]
-    ) -> dict[HealthKey, RealHealth]:
-        """Health for every (virtual, real): kept from before, else adopted when the kernel
-        already gives the real a weight (a restart never drops live traffic), else unknown."""
-        seeded: dict[HealthKey, RealHealth] = {}
-        for virtual in config.virtuals:
-            key = service_key(virtual)
-            for real in virtual.reals:
-                hkey = health_key(virtual, real)
-                if hkey in previous:
-                    seeded[hkey] = previous[hkey]
-                    continue
-                dest = normal_dest(key, real_dest(real, True)).key
-                live = actual.reals(key).get(dest)
-                if live is not None and live.weight > 0:
-                    seeded[hkey] = adopted()
-        return seeded
 
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)

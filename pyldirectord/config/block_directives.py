@@ -250,7 +250,10 @@ def _b_monitorfile(state: State, block: Block, d: Directive, match: re.Match[str
 
 
 def _b_smtp(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
-    return {"smtp": values.smtp(match.group(1))}
+    server = values.smtp(match.group(1))
+    if values.smtp_port(server):
+        state.quirk(d.number, EXTENSION.format("a port in smtp="))
+    return {"smtp": server}
 
 
 def _b_risecount(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:

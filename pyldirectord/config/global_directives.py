@@ -145,7 +145,10 @@ def _g_emailalertstatus(state: State, line: Global, match: re.Match[str]) -> Upd
 
 
 def _g_smtp(state: State, line: Global, match: re.Match[str]) -> Updates:
-    return {"smtp": values.smtp(match.group(1))}
+    server = values.smtp(match.group(1))
+    if values.smtp_port(server):
+        state.quirk(line.number, EXTENSION.format("a port in smtp="))
+    return {"smtp": server}
 
 
 def _g_risecount(state: State, line: Global, match: re.Match[str]) -> Updates:

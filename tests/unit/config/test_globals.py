@@ -45,7 +45,8 @@ def test_defaults_are_the_code_defaults_not_the_pod() -> None:
         ("emailalertfreq=0\n", "emailalertfreq", 0),
         ("emailalertfreq = 60x\n", "emailalertfreq", 60),
         ('emailalertfrom="x" <x@example.org>\n', "emailalertfrom", '"x" <x@example.org>'),
-        ("smtp=mail.example.org:2525\n", "smtp", "mail.example.org"),
+        ("smtp=mail.example.org:2525\n", "smtp", "mail.example.org:2525"),
+        ("smtp=mail.example.org:x\n", "smtp", "mail.example.org"),
         ("maintenancedir=/srv/maint\n", "maintenancedir", "/srv/maint"),
     ],
 )  # fmt: skip
@@ -191,3 +192,16 @@ def test_reference_texts_of_errors_and_warnings() -> None:
     assert reference_warning_text(warning, 9) == (
         "Warning [9] reading file test.cf at line 1: checkcount option is deprecated and "
         "slated for removal.  please see 'failurecount'\n")
+
+
+def test_smtp_port_is_kept_and_warned_as_an_extension() -> None:
+    """decisions.md: a port in ``smtp=`` is used (the reference drops it, spec 8 #17)."""
+    assert parsed("smtp=127.0.0.1\n").quirks == ()
+    config = parsed("smtp=127.0.0.1:2525\n")
+    assert config.globals.smtp == "127.0.0.1:2525"
+    (quirk,) = config.quirks
+    assert (quirk.line, quirk.message) == (
+        1, "a port in smtp= is a pyldirectord extension, not understood by the Perl ldirectord")
+    block = parsed("virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tsmtp=mail:587\n")
+    assert block.virtuals[0].smtp == "mail:587"
+    assert [q.line for q in block.quirks] == [3]
