@@ -184,6 +184,7 @@ def test_persistence_with_quiescent(lab: topology.Lab, start_director: StartDire
                    "    persistent=300\n", f"maintenancedir={maintenance}\n")  # fmt: skip
     wait_until("all reals weighted", lambda: live_weights() == live(lab))
     first = topology.client_get(f"http://{topology.VIP}/")
+    assert first in names(lab), f"the client's first request failed: {first}"
     sticky = next(r for r in lab.reals if r.name == first)
     key = f"{sticky.address}:80"
     (maintenance / key).touch()
