@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
-APT_PACKAGES := ipvsadm kmod iproute2 ldirectord resource-agents mariadb-server keepalived
+APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
+    libxml2-utils
+# Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
+BENCH_APT_PACKAGES := keepalived
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
@@ -83,11 +86,18 @@ test: apt uml install
 # pyldirectord beside the Perl ldirectord and keepalived in the sandbox (bench/director_bench.py),
 # then bench/RESULTS.md and bench/results.png. A quick run: BENCH_ARGS='--reals 200
 # --directors pyldirectord keepalived --checks connect --window 10'. Not part of `make test`.
-bench: install apt uml $(VENV)/.bench
+bench: install apt uml $(VENV)/.bench $(CACHE)/.apt-bench
 	UML_TIMEOUT=3600 tools/uml-run $(CURDIR)/$(BIN)/python $(CURDIR)/bench/director_bench.py \
 	    --json $(CURDIR)/bench/results.json --keep-logs $(CURDIR)/build/bench-logs $(BENCH_ARGS)
 	$(BIN)/python bench/report.py bench/results.json --markdown bench/RESULTS.md \
 	    --plot bench/results.png
+
+$(CACHE)/.apt-bench: Makefile
+	mkdir -p $(CACHE)
+	dpkg-query -W -f='$${Status}' $(BENCH_APT_PACKAGES) 2>/dev/null | grep -q 'install ok installed' \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $(BENCH_APT_PACKAGES) >/dev/null; }
+	touch $@
 
 # The bench extra (matplotlib for the plot, py-spy for --profile-dir), then the strict editable
 # install again, since `pip install -e .[bench]` replaces it.
@@ -110,6 +120,10 @@ bench-checks: install
 
 demo: install apt uml
 	tools/demo
+
+# The lab with an interactive shell on the sandbox's console (exit leaves and tears it down).
+demo-shell: install apt uml
+	UML_INTERACTIVE=1 tools/demo --shell
 
 clean:
 	rm -rf build $(VENV) $(CACHE)

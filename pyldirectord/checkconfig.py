@@ -164,10 +164,26 @@ def _json_verdict(
     return EXIT_OK if error is None else EXIT_INVALID
 
 
-def main(args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int | None:
+def main(args: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
     """``args`` follow ``--check-config``/``-t``; None means a usage error."""
+    out, err = out or sys.stdout, err or sys.stderr
     as_json = "--json" in args
     rest = [arg for arg in args if arg != "--json"]
     if len(rest) > 1 or any(arg.startswith("-") and arg != "-" for arg in rest):
         return None
     return check(rest[0] if rest else DEFAULT_CONFIG, as_json=as_json, out=out, err=err)
+
+
+def load_reporting(name: str, err: TextIO) -> Config | None:
+    """The config for another action (``--probe``, ``--plan``): found and loaded as
+    ``--check-config`` does, a bad one reported in its words (None then: exit 1)."""
+    path = find_config(name)
+    if path is None:
+        err.write(f"{name}:0: error: Config file {name} not found\n")
+        return None
+    try:
+        return load(path, file_check=check_append_no_create)
+    except ConfigError as error:
+        hint = f" (hint: {error.hint})" if error.hint else ""
+        err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
+        return None

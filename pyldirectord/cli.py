@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyldirectord import __version__, checkconfig
+from pyldirectord import __version__
 from pyldirectord.wiring import run_ldirectord
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
@@ -24,6 +24,8 @@ USAGE_TEXT = """Usage:
     ldirectord [-h|--help|-v|--version]
 
     pyldirectord --check-config [--json] [ldirectord.cf]
+    pyldirectord --probe [ldirectord.cf]
+    pyldirectord --plan [ldirectord.cf]
 
 """
 
@@ -32,8 +34,18 @@ EXIT_USAGE = 255
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # Each tool is imported only when asked for: `status`, which cluster managers run every
+    # few seconds, must not pay for aiohttp and pyroute2.
     if args and args[0] in ("--check-config", "-t"):
+        from pyldirectord import checkconfig
+
         code = checkconfig.main(args[1:])
+        if code is not None:
+            return code
+    if args and args[0] in ("--probe", "--plan"):
+        from pyldirectord import plan, probe
+
+        code = (probe.main if args[0] == "--probe" else plan.main)(args[1:])
         if code is not None:
             return code
     # The ldirectord-compatible command line (options, CONFIG, actions) lives in lifecycle.

@@ -18,12 +18,13 @@ from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
 from pyldirectord.director import Director
-from pyldirectord.ipvs import Ipvs
+from pyldirectord.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
 from pyldirectord.lifecycle import DirectorContext
 from pyldirectord.log import Log
 from pyldirectord.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
+IPVS_PROC = "/proc/net/ip_vs"  # present exactly when the ip_vs module is loaded
 
 
 class FunctionSink:
@@ -121,6 +122,11 @@ def make_director(context: DirectorContext) -> AsyncRunner:
 
     async def build(built_for: DirectorContext) -> DirectorService:
         return DirectorService(built_for, runner.request_autoreload)
+
+    # Checked here, before the daemon reports ready, so that `start` prints it and exits 1
+    # instead of the daemon dying unseen after a successful-looking start.
+    if not os.path.exists(IPVS_PROC):
+        raise IpvsUnavailable(NOT_LOADED)
 
     runner = AsyncRunner(context, build, load)
     return runner

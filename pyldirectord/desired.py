@@ -22,7 +22,7 @@ from pyldirectord.config.model import (
     effective_quiescent,
     virtual_id,
 )
-from pyldirectord.health import RealHealth, State
+from pyldirectord.health import RealHealth, State, adopted
 from pyldirectord.table import (
     AddressKey,
     Dest,
@@ -134,6 +134,27 @@ def desired_table(
         present = actual.reals(service.key).keys()
         dests[service.key] = desired_reals(virtual, config.globals, health, present)
     return IpvsTable(services, dests)
+
+
+def seed_health(
+    config: Config, actual: IpvsTable, previous: Mapping[HealthKey, RealHealth]
+) -> dict[HealthKey, RealHealth]:
+    """Health for every (virtual, real) at start or reload: kept from before, else adopted
+    when the kernel already gives the real a weight (a restart never drops live traffic),
+    else absent (not checked yet)."""
+    seeded: dict[HealthKey, RealHealth] = {}
+    for virtual in config.virtuals:
+        key = service_key(virtual)
+        for real in virtual.reals:
+            hkey = health_key(virtual, real)
+            if hkey in previous:
+                seeded[hkey] = previous[hkey]
+                continue
+            dest = normal_dest(key, real_dest(real, True)).key
+            live = actual.reals(key).get(dest)
+            if live is not None and live.weight > 0:
+                seeded[hkey] = adopted()
+    return seeded
 
 
 def owned_services(*configs: Config) -> set[ServiceKey]:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, Protocol
 
 from pyldirectord.changes import Change, describe, stop_changes
@@ -33,11 +33,13 @@ from pyldirectord.desired import (
     health_key,
     owned_services,
     real_dest,
+    seed_health,
     service_key,
 )
 from pyldirectord.events import RealEvent
 from pyldirectord.fallbackcommand import run_fallbackcommand
-from pyldirectord.health import Observation, Outcome, Policy, RealHealth, adopted, observe
+from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
+from pyldirectord.ipvs import IpvsApplyError
 from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.monitor import MonitorFile
@@ -47,6 +49,7 @@ from pyldirectord.reconcile import DeleteService, Op, diff
 from pyldirectord.scheduler import Scheduler, Unit
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
 from pyldirectord.table import IpvsTable, normal_dest
+from pyldirectord.watch import DirectoryWatcher
 
 
 class TableBackend(Protocol):
@@ -92,6 +95,7 @@ class Director:
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
+        self._maintenance_watch: DirectoryWatcher | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -103,7 +107,7 @@ class Director:
         be removed, and no fallback flaps in and out on a healthy farm.
         """
         actual = await self._backend.read_table()
-        self.health = self._seed(self.config, actual, {})
+        self.health = seed_health(self.config, actual, {})
         self._install(self.config)
         try:
             async with asyncio.timeout(settle):
@@ -120,7 +124,7 @@ class Director:
         old = self.config
         async with self._lock:
             actual = await self._backend.read_table()
-            self.health = self._seed(new, actual, self.health)
+            self.health = seed_health(new, actual, self.health)
             self.config = new
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
@@ -129,6 +133,7 @@ class Director:
     async def stop(self) -> None:
         """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
         self.status = "stopping"
+        self._watch_maintenance(None)
         await self._scheduler.close()
         for task in list(self._tasks):
             task.cancel()
@@ -153,32 +158,9 @@ class Director:
 
     # ------------------------------------------------------------------ checks
 
-    def _seed(
-        self, config: Config, actual: IpvsTable, previous: dict[HealthKey, RealHealth]
-    ) -> dict[HealthKey, RealHealth]:
-        """Health for every (virtual, real): kept from before, else adopted when the kernel
-        already gives the real a weight (a restart never drops live traffic), else unknown."""
-        seeded: dict[HealthKey, RealHealth] = {}
-        for virtual in config.virtuals:
-            key = service_key(virtual)
-            for real in virtual.reals:
-                hkey = health_key(virtual, real)
-                if hkey in previous:
-                    seeded[hkey] = previous[hkey]
-                    continue
-                dest = normal_dest(key, real_dest(real, True)).key
-                live = actual.reals(key).get(dest)
-                if live is not None and live.weight > 0:
-                    seeded[hkey] = adopted()
-        return seeded
-
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)
-        maintenancedir = config.globals.maintenancedir
-        if maintenancedir is None:
-            self._maintenance = None
-        elif self._maintenance is None or self._maintenance.directory != maintenancedir:
-            self._maintenance = MaintenanceDir(maintenancedir, ReverseNameCache())
+        self._watch_maintenance(config.globals.maintenancedir)
         self._monitors = {
             v.monitorfile: self._monitors.get(v.monitorfile)
             or MonitorFile(v.monitorfile, self._log)
@@ -195,6 +177,27 @@ class Director:
         if not units or self._reported == set(units):
             self._all_reported.set()
         self._scheduler.update(units)
+
+    def _watch_maintenance(self, directory: str | None) -> None:
+        """Checks consult the maintenance dir every time; watching it as well makes a drain
+        (a file created) or a return (a file removed) take effect at once, not a round later."""
+        if self._maintenance is not None and self._maintenance.directory == directory:
+            return
+        if self._maintenance_watch is not None:
+            self._maintenance_watch.close()
+            self._maintenance_watch = None
+        self._maintenance = None
+        if directory is None:
+            return
+        self._maintenance = MaintenanceDir(directory, ReverseNameCache())
+        try:
+            self._maintenance_watch = DirectoryWatcher(directory, self._recheck_all)
+        except OSError as error:  # not there yet: checks still look, once per round
+            self._log.log(f"cannot watch maintenance directory {directory}: {error.strerror}")
+
+    def _recheck_all(self) -> None:
+        for key in self._plans:
+            self._scheduler.check_now(key)
 
     def _on_result(self, key: str, result: ProbeResult, at: float) -> None:
         plan = self._plans.get(key)
@@ -269,17 +272,29 @@ class Director:
         desired = desired_table(self.config, self.health, actual)
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        await self._apply(ops, changes)
+        await self._apply(ops, changes, per_op=True)
         self._run_fallbackcommands()
         self._write_state(desired)
 
-    async def _apply(self, ops: Sequence[Op], changes: Sequence[Change]) -> None:
+    async def _apply(
+        self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
+    ) -> None:
+        """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
+        a refused operation is reported as the failure it is, not as done: it is retried at
+        the next pass and reported when it succeeds, instead of logged and mailed each pass."""
         if not ops:
             return
+        failed: Collection[Op] = ()
         try:
             await self._backend.apply(ops)
-        except Exception as error:  # partial failure: the next pass re-reads and retries
+        except IpvsApplyError as error:  # the rest of the batch was applied
             self._log.log(f"IPVS: {error}")
+            failed = {failure.op for failure in error.failures}
+        except Exception as error:  # nothing is known to be applied; the next pass retries
+            self._log.log(f"IPVS: {error}")
+            failed = ops
+        if per_op:
+            changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:

@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Protocol, TextIO
 
 from pyldirectord import pidfile
-from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.errors import ConfigError, reference_warning_text
 from pyldirectord.config.model import Config
 from pyldirectord.daemonize import Notifier, spawn_daemon
 from pyldirectord.invocation import (
@@ -204,6 +204,8 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
         _write(env.err, error.reference_text(os.getpid()))
         return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
                       "config_error: Configuration Error")  # fmt: skip
+    for warning in config.warnings:  # e.g. the deprecated checkcount, as the reference warns
+        _write(env.err, reference_warning_text(warning, os.getpid()))
     log = hooks.make_log(LogSetup(config, invocation.cfgname, invocation.debug))
     words = (env.argv0, *invocation.positionals)
     log("Invoking ldirectord invoked as: " + "".join(f"{word} " for word in words))
@@ -352,30 +354,38 @@ def _refuse_second_instance(session: Session, lock: pidfile.HeldLock) -> str:
             f"with pid: {lock.holder_pid()}")  # fmt: skip
 
 
-def run_foreground(session: Session) -> int:
+def _foreground_lock(session: Session) -> pidfile.HeldLock | None:
+    """The single-instance lock, if the run directory lets us have one: the reference needs
+    no run directory in the foreground, so a missing or read-only one only costs the guard."""
     try:
-        instance = pidfile.HeldLock.open(session.lock_path)
-    except OSError:
-        _write(session.env.err, f"Can not open {session.lock_path}\n")
-        return session.finish(EXIT_FAILURE, "Initialisation Error")
+        return pidfile.HeldLock.open(session.lock_path)
+    except OSError as error:
+        session.log(f"Can not open {session.lock_path} ({error.strerror}): "
+                    "running without the single-instance lock")  # fmt: skip
+        return None
+
+
+def run_foreground(session: Session) -> int:
     router = SignalRouter()
     router.install()
-    if not instance.acquire():
+    instance = _foreground_lock(session)
+    if instance is not None and not instance.acquire():
         message = _refuse_second_instance(session, instance)
         instance.release(unlink=False)
         _write(session.env.err, message + "\n")
         return session.finish(EXIT_FAILURE, message)
-    instance.write_pid(os.getpid())
     try:
-        director = make_director(session, foreground=True)
-    except Exception as error:
-        instance.release(unlink=False)
-        _write(session.env.err, f"{error}\n")
-        return session.finish(EXIT_FAILURE, str(error))
-    try:
+        if instance is not None:
+            instance.write_pid(os.getpid())
+        try:
+            director = make_director(session, foreground=True)
+        except Exception as error:
+            _write(session.env.err, f"{error}\n")
+            return session.finish(EXIT_FAILURE, str(error))
         return serve(session, router, director)
     finally:
-        instance.release(unlink=False)
+        if instance is not None:
+            instance.release(unlink=False)
 
 
 def run_daemon(session: Session) -> int:

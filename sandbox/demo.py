@@ -7,6 +7,7 @@ the alert it sends, and recovery. Run by tools/demo through tools/uml-run.
 from __future__ import annotations
 
 import email
+import os
 import subprocess
 import sys
 import time
@@ -133,7 +134,10 @@ def story(lab: topology.Lab, mailbox: Path) -> int:
 def interactive() -> int:
     step("Sandbox shell: try `pyldirectord sample-configs/demo.cf start`, `ipvsadm -Ln`, "
          "`ip netns exec client curl -s http://198.51.100.80/`; exit to leave")  # fmt: skip
-    return subprocess.run(["bash", "-i"], check=False).returncode
+    # the venv's bin first, so that `pyldirectord` is the one under test
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    subprocess.run(["bash", "-i"], env={**os.environ, "PATH": path}, check=False)
+    return 0  # the shell's last status is the operator's business, not the demo's
 
 
 if __name__ == "__main__":

@@ -38,6 +38,13 @@ class Real:
     def set_mode(self, mode: str) -> None:
         self.mode_file.write_text(mode + "\n")
 
+    def served(self) -> int:
+        """HTTP requests its server answered since it started (see sandbox/realserver.py)."""
+        try:
+            return int(self.mode_file.with_suffix(".served").read_text())
+        except (OSError, ValueError):
+            return 0
+
 
 @dataclass
 class Lab:
@@ -45,9 +52,21 @@ class Lab:
     reals: list[Real] = field(default_factory=list)
 
 
-def ip(*args: str, netns: str | None = None) -> None:
+def run(*argv: str, netns: str | None = None, check: bool = True,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``argv`` in ``netns`` (the director's, the root netns, when None), output captured;
+    with ``check``, a failure raises with the command's own error text."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
-    subprocess.run([*prefix, "ip", *args], check=True)
+    done = subprocess.run([*prefix, *argv], capture_output=True, text=True, input=stdin,
+                          check=False)  # fmt: skip
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} (netns {netns}): exit {done.returncode}: "
+                           f"{done.stderr.strip()}")  # fmt: skip
+    return done
+
+
+def ip(*args: str, netns: str | None = None) -> None:
+    run("ip", *args, netns=netns)
 
 
 def sysctl(setting: str, netns: str | None = None) -> None:
@@ -89,6 +108,11 @@ def build(state_dir: Path, reals: int = 3) -> Lab:
     ip("addr", "add", f"{REAL_NET}.1/24", "dev", BRIDGE)
     ip("addr", "add", f"{REAL_NET6}::1/64", "dev", BRIDGE, "nodad")
     ip("link", "set", BRIDGE, "up")
+    # The director is also the client's router here, so LVS-DR/TUN replies (source: the VIP,
+    # a local address of this host) come back through it; a real network's router would not
+    # own the VIP. Without this the kernel drops them as martians.
+    for scope in ("all", BRIDGE):
+        sysctl(f"net.ipv4.conf.{scope}.accept_local=1")
     for index in range(1, reals + 1):
         lab.reals.append(add_real(lab, index))
     return lab
@@ -126,14 +150,64 @@ def stop_server(real: Real) -> None:
     real.server = None
 
 
-def client_get(url: str, netns: str = "client", timeout: float = 2) -> str | None:
-    """One HTTP GET from a namespace with curl; the body's first line, or None on failure."""
+def client_get(url: str, netns: str = "client", timeout: float = 2,
+               source: str | None = None) -> str | None:
+    """One HTTP GET from a namespace with curl (from address ``source`` when given); the
+    body's first line, or None on failure."""
+    bind = ["--interface", source] if source else []
     done = subprocess.run(
         ["ip", "netns", "exec", netns, "curl", "-sS", "-g", "--max-time", str(timeout),
-         "--fail", url],
+         "--fail", *bind, url],
         capture_output=True, text=True, check=False,
     )
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+# Each datagram from its own socket (its own source port: a new IPVS connection), and every
+# answer, or "-" for none, on its own line.
+_UDP_CLIENT = """
+import socket, sys
+host, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+for _ in range(count):
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(b"who?", (host, port))
+        try:
+            print(sock.recv(512).decode().strip(), flush=True)
+        except OSError:
+            print("-", flush=True)
+"""
+
+
+def client_udp(host: str, port: int, count: int, netns: str = "client",
+               timeout: float = 1) -> list[str | None]:
+    """``count`` UDP questions to ``host:port`` from a namespace, each from a new source
+    port; the answers (the real's name), None where none came back within ``timeout``."""
+    done = run(sys.executable, "-c", _UDP_CLIENT, host, str(port), str(count), str(timeout),
+               netns=netns)
+    return [None if line == "-" else line for line in done.stdout.splitlines()]
+
+
+def accept_vip(real: Real, device: str) -> None:
+    """Makes ``real`` answer for the VIP itself, as LVS-DR (``lo``) and LVS-TUN (``tunl0``)
+    need, without ever answering ARP for it (the director owns the VIP on the link)."""
+    for setting in ("arp_ignore=1", "arp_announce=2"):
+        for scope in ("all", "eth0"):
+            sysctl(f"net.ipv4.conf.{scope}.{setting}", real.name)
+    if device == "tunl0":
+        # decapsulated packets come in on tunl0, whose return route is eth0
+        for scope in ("all", "tunl0"):
+            sysctl(f"net.ipv4.conf.{scope}.rp_filter=0", real.name)
+        ip("link", "set", "tunl0", "up", netns=real.name)
+    ip("addr", "replace", f"{VIP}/32", "dev", device, netns=real.name)
+
+
+def refuse_vip(real: Real, device: str) -> None:
+    """Undoes `accept_vip`."""
+    run("ip", "addr", "del", f"{VIP}/32", "dev", device, netns=real.name, check=False)
+    if device == "tunl0":
+        ip("link", "set", "tunl0", "down", netns=real.name)
 
 
 def teardown(lab: Lab) -> None:

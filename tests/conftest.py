@@ -28,6 +28,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError("kernel tests run inside the sandbox: use `make test-kernel`")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # The end-to-end scenarios each print one `e2e <scenario>: ...` line (detection times,
+    # who answered the client): gather them at the end so that even a passing, captured run's
+    # log shows what was measured.
+    lines = [line for outcome in ("passed", "failed")
+             for report in terminalreporter.stats.get(outcome, [])
+             if getattr(report, "when", None) == "call"
+             for line in report.capstdout.splitlines() if line.startswith("e2e")]  # fmt: skip
+    if lines:
+        terminalreporter.write_sep("-", "end-to-end measurements")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 # --- kernel suite: a clean IPVS table and the LVS lab (one conftest for the whole tree keeps
 # module names unique for mypy) ---
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyldirectord.config.model import Config
+from pyldirectord.config.model import Config, Diagnostic
 
 
 class ConfigError(Exception):
@@ -44,3 +44,9 @@ class ConfigError(Exception):
         where = f" reading file {self.file} at line {self.line}" if self.line > 0 else ""
         message = self.message if self.message.endswith("\n") else self.message + "\n"
         return f"Error [{pid}]{where}: {message}"
+
+
+def reference_warning_text(warning: Diagnostic, pid: int) -> str:
+    """A warning of ``Config.warnings`` as the Perl ldirectord prints it (``config_warn``)."""
+    where = f" reading file {warning.file} at line {warning.line}" if warning.line > 0 else ""
+    return f"Warning [{pid}]{where}: {warning.message}\n"

@@ -20,9 +20,12 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-# Perl reads the file as bytes and matches with ASCII rules; decoding as latin-1 keeps one
-# character per byte, and re.ASCII gives \s, \d, \w Perl's meaning.
-ENCODING = "latin-1"
+# Perl reads the file as bytes and matches with ASCII rules (\s, \d, \w never match a byte
+# above 127). The text is decoded as UTF-8 so that names and comments reach logs, mails and
+# JSON intact; bytes that are not UTF-8 survive as surrogate escapes, and re.ASCII gives the
+# classes Perl's meaning, so every pattern matches as it does on the bytes.
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
 A = re.ASCII
 
 VIRTUAL_LINE = re.compile(r"^virtual(6)?\s*=\s*(.*)", A)
@@ -113,8 +116,16 @@ def tokens(text: str) -> Iterator[Token]:
             if not BLANK_OR_COMMENT.match(raw):
                 yield Global(number, raw)
             continue
-        yield BlockStart(number, raw, 6 if opening.group(1) else 4, opening.group(2))
+        start = BlockStart(number, raw, 6 if opening.group(1) else 4, opening.group(2))
+        yield start
+        body_start = index
         index = yield from _block_body(lines, index)
+        if index == body_start == len(lines):
+            # A virtual= line that is the file's last line: the reference's "goto outer_loop"
+            # reads it again (nothing has replaced the line it holds), so the block is
+            # opened twice and the second one is a duplicate virtual server.
+            yield start
+            yield BlockEnd(len(lines), at_eof=True)
 
 
 def _block_body(lines: list[str], index: int) -> Generator[Token, None, int]:

@@ -171,7 +171,9 @@ def resolve(
         else:
             virtuals[index] = _virtual(run, config.virtuals[index],
                                        check_duplicate=not (open_virtual and index == last))
-    config = replace(config, warnings=(*config.warnings, *run.warnings))
+    # In the order the reference prints them: at their lines while it reads.
+    read_order = sorted((*config.warnings, *run.warnings), key=lambda w: (w.line <= 0, w.line))
+    config = replace(config, warnings=tuple(read_order))
     return _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
 
 
@@ -251,7 +253,11 @@ def _virtual(run: _Pass, virtual: Virtual, *, check_duplicate: bool) -> Virtual:
     if check_duplicate:
         key = virtual_id(virtual)
         if key in run.seen:
-            raise run.fail(virtual.end_line, "duplicate virtual server")
+            error = run.fail(virtual.end_line, "duplicate virtual server")
+            if virtual.ended_at_eof and virtual.line == virtual.end_line:
+                error.hint = ("a virtual= line that ends the file is read twice by the "
+                              "reference; add its directives or an empty line after it")
+            raise error
         run.seen.add(key)
     return virtual
 

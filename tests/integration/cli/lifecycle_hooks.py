@@ -58,7 +58,10 @@ class RecordingDirector:
         real = RealState("127.0.0.1:80", "up", 1, time.time(), f"reloads={self.reloads}")
         state = DirectorState(os.getpid(), self.context.config_path, time.time(),
                               (VirtualState("tcp:127.0.0.1:80", (real,)),))  # fmt: skip
-        write_state(self.context.state_file, state)
+        try:
+            write_state(self.context.state_file, state)
+        except OSError as error:  # as the production director: logged, never fatal
+            self.context.log(f"cannot write state file {self.context.state_file}: {error}")
 
     async def start(self) -> None:
         self._publish()

@@ -309,3 +309,16 @@ def test_reload_rereads_the_config_and_survives_a_broken_one(rig: Rig) -> None:
     sub_pid = rig.daemon_pid("sub.cf")
     assert rig.run(config, "stop").returncode == 0
     assert not process_alive(sub_pid)  # and stopped with the main instance
+
+
+def test_foreground_without_a_usable_run_directory(rig: Rig) -> None:
+    """-d needs no run directory, as in the reference; only the single-instance guard goes."""
+    config = rig.config("lvs.cf")
+    rig.rundir.rmdir()
+    process = rig.popen("-d", config, "start")
+    wait_until(lambda: f"{process.pid} started" in rig.event_lines(), "foreground director")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "running without the single-instance lock\n" in stderr
+    assert "Linux Director Daemon terminated on signal: TERM\n" in stderr

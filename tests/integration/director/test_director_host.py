@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -199,3 +200,22 @@ async def test_cleanstop_no_leaves_the_table(servers: list[Backend]) -> None:
         await director.stop()
     assert memory.take_ops() == []
     assert len(weights(memory)) == 2
+
+
+async def test_maintenance_file_drains_a_real_and_removing_it_restores(
+    servers: list[Backend], tmp_path: Path
+) -> None:
+    memory, sink = MemoryTable(), ListSink()
+    config = web_config(servers, quiescent=True, maintenancedir=str(tmp_path))
+    drained = f"127.0.0.11:{servers[0].port}"
+    async with Checkers() as checkers:
+        director = director_for(config, memory, checkers, sink, list[RealEvent]())
+        await director.start()
+        assert weights(memory)[drained] == 2
+        (tmp_path / drained).touch()
+        await until(lambda: weights(memory)[drained] == 0)
+        (tmp_path / drained).unlink()
+        await until(lambda: weights(memory)[drained] == 2)
+        await director.stop()
+    print("maintenance drain and return seen in the table")
+    assert f"Quiescent real server: {drained} (192.0.2.80:80) (Weight set to 0)" in sink.lines

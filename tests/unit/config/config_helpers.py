@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import ClassVar
 
 import pytest
@@ -33,6 +34,8 @@ class FakeLookups:
     def host(self, name: str, family: Family) -> str | None:
         if family == 4 and _is_v4(name):
             return name
+        if family == 4 and name.isdigit():  # inet_aton's one-number form: "5060"
+            return socket.inet_ntoa(socket.inet_aton(name))
         if family == 6 and ":" in name:
             return name
         return self.hosts.get((name, family))
@@ -56,7 +59,8 @@ def parsed(text: str) -> Config:
 
 def loaded(text: str) -> Config:
     return parse_and_resolve(
-        text.encode("latin-1"), FILE, lookups=FakeLookups(), file_check=no_file_problem,
+        text.encode("utf-8", "surrogateescape"), FILE, lookups=FakeLookups(),
+        file_check=no_file_problem,
         hostname="director",
     )  # fmt: skip
 

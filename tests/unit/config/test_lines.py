@@ -87,3 +87,22 @@ def test_block_ending_line_is_read_again_at_top_level() -> None:
                     "\treal=192.0.2.2:443 gate\n")  # fmt: skip
     assert [v.port for v in config.virtuals] == [80, 443]
     assert service_of(config.virtuals[1]) == "https"
+
+
+def test_utf8_text_is_kept_and_other_bytes_survive() -> None:
+    from pyldirectord.config.parser import parse_bytes
+
+    config = parse_bytes("virtual=192.0.2.1:80\n\tservicename=Café\n".encode(), "x.cf",
+                         hostname="h")  # fmt: skip
+    assert config.virtuals[0].servicename == "Café"
+    raw = parse_bytes(b"virtual=192.0.2.1:80\n\tcomment=caf\xe9\n", "x.cf", hostname="h")
+    comment = raw.virtuals[0].comment
+    assert comment is not None
+    assert comment.encode("utf-8", "surrogateescape") == b"caf\xe9"
+
+
+def test_non_ascii_blanks_are_not_blanks() -> None:
+    # Perl matches bytes with ASCII classes: a no-break space neither indents nor pads.
+    error = error_of("virtual=192.0.2.1:80\n\u00a0\u00a0\u00a0\u00a0real=192.0.2.2:80 gate\n")
+    assert error.line == 2 and error.message.startswith("Unknown command \u00a0")
+    assert error_of("quiescent=yes\u00a0\n").message == "quiescent must be 'yes' or 'no'"
