@@ -12,6 +12,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -91,6 +92,25 @@ CheckFn = Callable[[Target, CheckSpec], Awaitable[CheckResult]]
 
 # What a check's I/O concludes, before ``bounded`` adds the elapsed time: (up?, reason).
 Outcome = tuple[bool, str]
+
+
+class ByteSource(typing.Protocol):
+    """A stream to read a reply from: asyncio's and aiohttp's StreamReader both are."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+async def read_bounded(source: ByteSource, limit: int = BODY_LIMIT) -> bytes:
+    """At most ``limit`` bytes, up to EOF; the rest is never read (the caller closes)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await source.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def bracket(ip: str) -> str:

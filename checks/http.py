@@ -14,13 +14,13 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from pyldirectord.checks.base import (
-    BODY_LIMIT,
     CheckResult,
     CheckSpec,
     Outcome,
     Target,
     bounded,
     os_error_reason,
+    read_bounded,
     strip_slash,
 )
 
@@ -142,19 +142,6 @@ class HttpChecker:
             body = b"" if spec.httpmethod == "HEAD" else await read_bounded(response.content)
             location = response.headers.get("Location")
             return response.status, response.reason or "", location, body
-
-
-async def read_bounded(content: aiohttp.StreamReader, limit: int = BODY_LIMIT) -> bytes:
-    """At most ``limit`` bytes of the body; the rest is never read (the connection is closed)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await content.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:

@@ -7,12 +7,12 @@ import contextlib
 import re
 
 from pyldirectord.checks.base import (
-    BODY_LIMIT,
     CheckResult,
     CheckSpec,
     Outcome,
     Target,
     bounded,
+    read_bounded,
 )
 
 
@@ -35,7 +35,7 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
         writer.write(payload(spec.request))
         await writer.drain()
         writer.write_eof()
-        reply = await read_to_eof(reader, BODY_LIMIT)
+        reply = await read_bounded(reader)
     finally:
         writer.close()
         with contextlib.suppress(OSError):
@@ -48,14 +48,3 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
         return False, "no reply"
     return False, f"receive {spec.receive!r} not found in {len(lines)} line(s)"
 
-
-async def read_to_eof(reader: asyncio.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = await reader.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
