@@ -111,7 +111,7 @@ def alive(pid: int) -> bool:
     reaped by init whenever init gets to it: dead for us already)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped while we read it
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
