@@ -111,7 +111,7 @@ def process_alive(pid: int) -> bool:
     """Alive and not a zombie (a zombie has released every lock already)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped while we read it
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
