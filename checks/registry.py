@@ -3,15 +3,22 @@
 ``Checkers`` owns the shared resources (the HTTP session) and is created and closed by the
 caller. A combination we do not implement raises ``UnsupportedCheck``: it is never silently
 "up", so the caller decides (refuse the config, or warn and keep the real down).
+
+A check module is imported when a config first asks for it: aiohttp, pymysql (with
+cryptography), dnspython and aiosmtplib together take seconds to import on a slow file system
+(the sandbox's hostfs: `start` waits for the daemon), and most directors use one or two checks.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from pyldirectord.checks import connect, dns, external, mysql, nntp, ping, simpletcp, smtp
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
-from pyldirectord.checks.http import HttpChecker
+
+if TYPE_CHECKING:
+    from pyldirectord.checks.http import HttpChecker
 
 CHECKTYPES = frozenset(
     {"connect", "ping", "external", "external-perl", "negotiate", "combined", "on", "off"}
@@ -40,10 +47,24 @@ class Checkers:
     """``async with Checkers() as c: check = c.lookup("negotiate", "http", "tcp")``."""
 
     def __init__(self, http: HttpChecker | None = None) -> None:
-        self.http = http or HttpChecker()
+        self._http = http
+        self._open = False
+
+    @property
+    def http(self) -> HttpChecker:
+        """The shared HTTP checker, created (and opened, inside ``async with``) on first use."""
+        if self._http is None:
+            from pyldirectord.checks.http import HttpChecker
+
+            self._http = HttpChecker()
+        if self._open:
+            self._http.open()  # idempotent
+        return self._http
 
     async def __aenter__(self) -> Checkers:
-        self.http.open()
+        self._open = True
+        if self._http is not None:
+            self._http.open()
         return self
 
     async def __aexit__(
@@ -55,7 +76,9 @@ class Checkers:
         await self.close()
 
     async def close(self) -> None:
-        await self.http.close()
+        self._open = False
+        if self._http is not None:
+            await self._http.close()
 
     def lookup(self, checktype: str, service: str, protocol: str) -> CheckFn:
         """The check to run for one real; for ``combined`` ask for negotiate and connect."""
@@ -65,33 +88,30 @@ class Checkers:
             # Supported, but stateful: the caller keeps a Combined per real and looks up
             # the two halves itself. Asking for "combined" here is a programming error.
             raise ValueError("combined: look up 'negotiate' and 'connect' (see Combined)")
-        simple: dict[str, CheckFn] = {
-            "ping": ping.check,
-            "external": external.check,
-            "external-perl": external.check_perl,
-            "on": always_up,
-            "off": never_up,
-        }
-        if checktype in simple:
-            return simple[checktype]
+        if checktype == "on":
+            return always_up
+        if checktype == "off":
+            return never_up
+        if checktype == "ping":
+            return _check("ping")
+        if checktype == "external":
+            return _check("external")
+        if checktype == "external-perl":
+            return _check("external", "check_perl")
         if checktype == "connect":
             # As ldirectord: a UDP service cannot be connect-checked, so it is pinged.
-            return ping.check if protocol == "udp" else connect.check
+            return _check("ping" if protocol == "udp" else "connect")
         return self._negotiate(service, protocol)
 
     def _negotiate(self, service: str, protocol: str) -> CheckFn:
         if service in ("http", "https", "http_proxy"):
             return self.http.check
-        if service == "mysql":
-            return mysql.check
-        if service == "dns":
-            return dns.check
+        if service in ("mysql", "dns", "nntp"):
+            return _check(service)
         if service in ("smtp", "submission"):
-            return smtp.check
-        if service == "nntp":
-            return nntp.check
+            return _check("smtp")
         if service == "simpletcp" and protocol != "udp":
-            return simpletcp.check
+            return _check("simpletcp")
         if service == "none":
             return always_up
         if service in UNSUPPORTED_SERVICES or service == "simpletcp":
@@ -99,3 +119,9 @@ class Checkers:
                 f"negotiate check of service {service!r} over {protocol} is not implemented"
             )
         raise UnsupportedCheck(f"unknown service {service!r}")
+
+
+def _check(module: str, name: str = "check") -> CheckFn:
+    """``pyldirectord.checks.<module>.<name>``, importing the module on first use."""
+    check: CheckFn = getattr(importlib.import_module(f"pyldirectord.checks.{module}"), name)
+    return check

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import aiosmtplib
-
 from pyldirectord.config.model import (
     Config,
     DaemonStatus,
@@ -265,6 +263,10 @@ class SmtpTransport:
         self._local_hostname = local_hostname
 
     async def send(self, sender: str, recipients: tuple[str, ...], data: bytes) -> None:
+        # Imported on the first alert: most directors never mail, and the import is slow on
+        # a slow file system while `start` waits for the daemon.
+        import aiosmtplib
+
         smtp = aiosmtplib.SMTP(
             hostname=self.host, port=self.port, timeout=self._timeout, start_tls=None,
             validate_certs=False, local_hostname=self._local_hostname,

@@ -109,7 +109,10 @@ class Environment:
     usage_text: str
     version_text: str
     stop_timeout: float = 30.0
-    ready_timeout: float = 10.0
+    # How long `start` waits for the daemon's report. It ends at the report, so a generous
+    # bound costs nothing; the daemon's imports alone took over 10 s on a loaded CI machine in
+    # the sandbox (hostfs), and a spurious "not ready" would fail a start that worked.
+    ready_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
