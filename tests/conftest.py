@@ -17,11 +17,48 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from sandbox import topology
 
+# Seconds each kernel test module took in the sandbox (build/kernel-junit-*.xml of a local run;
+# CI's loaded machine is slower, in about the same proportions): the weights that split the
+# suite between sandboxes run side by side (tools/kernel-suite). A module missing here weighs
+# DEFAULT_WEIGHT; a wrong weight only unbalances the shards, it never drops a test.
+MODULE_WEIGHTS = {
+    "test_ipvs_differential.py": 170, "test_e2e_scenarios.py": 80,
+    "test_director_scenarios.py": 45, "test_e2e_faults.py": 31, "test_cluster_agents.py": 27,
+    "test_ocf_agent.py": 25, "test_daemon_e2e.py": 21, "test_bench_smoke.py": 14,
+    "test_ipvs.py": 9, "test_probe_lab.py": 7, "test_sandbox.py": 5, "test_plan_kernel.py": 5,
+    "test_ipvs_scale.py": 5,
+}  # fmt: skip
+DEFAULT_WEIGHT = 20
 
+
+def shard_of(modules: list[str], count: int) -> dict[str, int]:
+    """Module name -> shard (0-based): heaviest first, each to the lightest shard so far."""
+    loads = [0] * count
+    shards: dict[str, int] = {}
+    for name in sorted(modules, key=lambda m: (-MODULE_WEIGHTS.get(m, DEFAULT_WEIGHT), m)):
+        shards[name] = loads.index(min(loads))
+        loads[shards[name]] += MODULE_WEIGHTS.get(name, DEFAULT_WEIGHT)
+    return shards
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:
+    """KERNEL_SHARD=I/N keeps the tests of the modules assigned to shard I of N."""
+    index, count = (int(part) for part in shard.split("/"))
+    shards = shard_of(sorted({item.path.name for item in items}), count)
+    kept = [item for item in items if shards[item.path.name] == index - 1]
+    others = [item for item in items if shards[item.path.name] != index - 1]
+    config.hook.pytest_deselected(items=others)
+    items[:] = kept
+
+
+# Last: after `-m kernel` has deselected the host tests, so that only kernel modules are split.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The kernel suite is selected with `-m kernel` by `make test-kernel`; outside the sandbox
     # it is deselected by `-m 'not kernel'`. Running it on a host without IPVS is a usage error.
     if os.environ.get("UML_SANDBOX") == "1":
+        if shard := os.environ.get("KERNEL_SHARD"):
+            keep_shard(config, items, shard)
         return
     for item in items:
         if "kernel" in item.keywords and config.getoption("-m") == "kernel":
