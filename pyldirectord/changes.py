@@ -71,10 +71,26 @@ def describe(
 ) -> list[Change]:
     """Changes for ``ops``; ``configs`` is the config in force first (a reload passes the old
     one after it, so a removed virtual is still named)."""
+    if not ops:
+        return []  # the usual pass: nothing to say, and no index to build
     known: dict[ServiceKey, _Known] = {}
     for config in reversed(configs):
-        known.update(_index(config))
+        known.update(_cached_index(config))
     return [change for op in ops for change in _describe(op, known, health, at)]
+
+
+# Configs are immutable: a config's index is built once, not on every pass (O(reals) each).
+# Keyed by identity, holding the config itself so that its id cannot be reused meanwhile.
+_INDEXES: dict[int, tuple[Config, dict[ServiceKey, _Known]]] = {}
+
+
+def _cached_index(config: Config) -> dict[ServiceKey, _Known]:
+    cached = _INDEXES.get(id(config))
+    if cached is None or cached[0] is not config:
+        if len(_INDEXES) >= 4:  # the config in force and the one a reload replaced, mostly
+            _INDEXES.clear()
+        cached = _INDEXES[id(config)] = (config, _index(config))
+    return cached[1]
 
 
 def _describe(

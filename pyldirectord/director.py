@@ -32,8 +32,8 @@ from pyldirectord.desired import (
     desired_table,
     health_key,
     owned_services,
-    real_dest,
     seed_health,
+    service_dest,
     service_key,
 )
 from pyldirectord.events import RealEvent
@@ -48,7 +48,7 @@ from pyldirectord.probes import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.reconcile import DeleteService, Op, diff
 from pyldirectord.scheduler import Scheduler, Unit
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
-from pyldirectord.table import IpvsTable, normal_dest
+from pyldirectord.table import IpvsTable
 from pyldirectord.watch import DirectoryWatcher
 
 
@@ -62,6 +62,15 @@ class TableBackend(Protocol):
 
 # Check kinds whose results the reference does not write to the monitorfile (spec 6.3).
 UNMONITORED = frozenset({"on", "external-perl"})
+# A pass over a big table costs (5,000 reals: a good part of a second in the sandbox). After a
+# pass the reconciler rests this many times as long as the pass took, at most RECONCILE_REST_MAX
+# seconds, so that table work stays under about a quarter of the loop's time while changes
+# batch up; a small farm's pass takes milliseconds, so its changes still apply at once.
+RECONCILE_REST = 3.0
+RECONCILE_REST_MAX = 2.0
+# Seconds between state file writes at least (each is O(reals)), and ten times what the last
+# write took: the file is for `status` and tooling, never worth a tenth of the loop.
+STATE_EVERY = 1.0
 
 
 class Director:
@@ -96,6 +105,10 @@ class Director:
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
         self._maintenance_watch: DirectoryWatcher | None = None
+        self._state_written = -STATE_EVERY  # loop time of the last state file write
+        self._state_gap = STATE_EVERY
+        self._state_pending: asyncio.TimerHandle | None = None
+        self._state_desired: IpvsTable | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -144,6 +157,8 @@ class Director:
             keys = [key for key in dict.fromkeys(keys) if key in actual.services]
             changes = stop_changes(actual, self.config, keys, self._loop.time())
             await self._apply([DeleteService(key) for key in keys], changes)
+        if self._state_pending is not None:
+            self._state_pending.cancel()
         if self._state_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._state_path)
@@ -257,7 +272,10 @@ class Director:
             except TimeoutError:
                 pass
             self._dirty.clear()
+            started = self._loop.time()
             await self.reconcile()
+            took = self._loop.time() - started
+            await asyncio.sleep(min(took * RECONCILE_REST, RECONCILE_REST_MAX))
 
     async def reconcile(self) -> None:
         async with self._lock:
@@ -321,8 +339,32 @@ class Director:
         task.add_done_callback(self._tasks.discard)
 
     def _write_state(self, desired: IpvsTable) -> None:
-        if self._state_path is None:
-            return
+        """Now, or (a write less than STATE_EVERY ago) once that much time has passed."""
+        self._state_desired = desired  # the newest pass's table, for a write that is due
+        if self._state_path is None or self._state_pending is not None:
+            return  # a write is already due: it will show this table and the health then
+        wait = self._state_written + self._state_gap - self._loop.time()
+        if wait <= 0:
+            self._write_state_now(desired)
+        else:
+            self._state_pending = self._loop.call_later(wait, self._write_pending_state)
+
+    def _write_pending_state(self) -> None:
+        self._state_pending = None
+        if self._state_desired is not None:
+            self._write_state_now(self._state_desired)
+
+    def _write_state_now(self, desired: IpvsTable) -> None:
+        assert self._state_path is not None
+        self._state_written = self._loop.time()
+        try:
+            self._write_state_file(desired)
+        finally:
+            took = self._loop.time() - self._state_written
+            self._state_gap = max(STATE_EVERY, 10 * took)
+
+    def _write_state_file(self, desired: IpvsTable) -> None:
+        assert self._state_path is not None
         offset = time.time() - self._loop.time()
         virtuals = []
         for virtual in self.config.virtuals:
@@ -330,7 +372,7 @@ class Director:
             reals = []
             for real in virtual.reals:
                 health = self.health.get(health_key(virtual, real), RealHealth())
-                dest = normal_dest(key, real_dest(real, True)).key
+                dest = service_dest(virtual, key, real, True).key
                 live = desired.reals(key).get(dest)
                 when = None if health.last_check is None else health.last_check + offset
                 weight = 0 if live is None else live.weight

@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -55,18 +55,23 @@ class DirectorState:
 
 
 def to_json(state: DirectorState) -> str:
-    document = {
-        "schema": SCHEMA_VERSION,
-        "pid": state.pid,
-        "config": state.config,
-        "written_at": state.written_at,
-        "overloaded": state.overloaded,
-        "virtuals": [
-            {"virtual": v.virtual, "reals": [asdict(r) for r in v.reals]}
-            for v in state.virtuals
-        ],
-    }
-    return json.dumps(document, indent=1) + "\n"
+    """One real per line. Written by hand around json.dumps of the parts: ``indent`` (and
+    dataclasses' ``asdict``) take the pure-Python encoder, which made this file most of a
+    5,000-real director's pass in the sandbox; the C encoder is ten times faster."""
+    head = json.dumps({"schema": SCHEMA_VERSION, "pid": state.pid, "config": state.config,
+                       "written_at": state.written_at, "overloaded": state.overloaded})  # fmt: skip
+    virtuals = ",\n".join(_virtual_json(virtual) for virtual in state.virtuals)
+    return f"{head[:-1]}, \"virtuals\": [\n{virtuals}]}}\n"
+
+
+def _real_document(real: RealState) -> dict[str, Any]:
+    return {"real": real.real, "state": real.state, "weight": real.weight,
+            "last_check": real.last_check, "reason": real.reason}  # fmt: skip
+
+
+def _virtual_json(virtual: VirtualState) -> str:
+    reals = ",\n".join(json.dumps(_real_document(real)) for real in virtual.reals)
+    return f'{{"virtual": {json.dumps(virtual.virtual)}, "reals": [\n{reals}]}}'
 
 
 def write_state(path: str, state: DirectorState) -> None:
