@@ -109,6 +109,7 @@ class Director:
         self._state_gap = STATE_EVERY
         self._state_pending: asyncio.TimerHandle | None = None
         self._state_desired: IpvsTable | None = None
+        self._logged_overload = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -293,6 +294,21 @@ class Director:
         await self._apply(ops, changes, per_op=True)
         self._run_fallbackcommands()
         self._write_state(desired)
+        self._log_overload()
+
+    def _log_overload(self) -> None:
+        """One line when the director falls behind and one when it catches up (decisions.md:
+        logged and exposed); `status` shows it too, from the state file."""
+        overloaded = self.overloaded
+        if overloaded == self._logged_overload:
+            return
+        self._logged_overload = overloaded
+        self._log.log(
+            "Overloaded: checks fall behind their interval; a late deadline is forgiven, "
+            "never blamed on a real"
+            if overloaded
+            else "No longer overloaded: checks keep their interval"
+        )
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
