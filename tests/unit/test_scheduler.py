@@ -75,7 +75,8 @@ async def test_every_unit_is_checked_again_and_again() -> None:
 
 async def test_a_hanging_real_never_delays_another() -> None:
     results: dict[str, list[Seen]] = {"dead": [], "live": []}
-    scheduler = Scheduler[Seen](lambda key, r, at: results[key].append(r), timed_out)
+    scheduler = Scheduler[Seen](lambda key, r, at: results[key].append(r), timed_out,
+                                guard_grace=1.0)  # fmt: skip
     scheduler.update({"dead": unit("dead", hang), "live": unit("live", good)})
     await wait_for(lambda: len(results["dead"]) >= 1)
     live_before = len(results["live"])
@@ -136,7 +137,8 @@ def from_check(result: CheckResult) -> Seen:
 async def failures_and_inconclusive(probe: Callable[[], Awaitable[Seen]],
                                     rounds: int) -> tuple[list[Seen], int]:  # fmt: skip
     failed: list[Seen] = []
-    scheduler = Scheduler[Seen](lambda key, r, at: failed.append(r), timed_out)
+    # A guard of 0.2 x 2 + 1 = 1.4 s: the default grace (5 s) would only make the tests slow.
+    scheduler = Scheduler[Seen](lambda key, r, at: failed.append(r), timed_out, guard_grace=1.0)
     scheduler.update({"r": unit("r", probe)})
     await wait_for(lambda: len(failed) + scheduler.inconclusive >= rounds)
     await scheduler.close()
@@ -176,7 +178,7 @@ async def test_a_real_silent_after_the_stall_ends_fails_once_the_stall_is_forgiv
 
 async def test_a_check_that_overran_the_guard_during_a_stall_is_inconclusive() -> None:
     async def blocks_without_a_deadline() -> Seen:
-        time.sleep(1.5)  # past the 0.2 s timeout and the scheduler's 1 s guard, loop blocked
+        time.sleep(1.5)  # past the 0.2 s timeout and the scheduler's 1.4 s guard, loop blocked
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
