@@ -22,6 +22,7 @@ from pyldirectord.config.model import (
 from pyldirectord.desired import fallback_dest, real_dest, service_key
 from pyldirectord.events import EventKind, RealEvent
 from pyldirectord.health import RealHealth, State
+from pyldirectord.memo import IdentityMemo
 from pyldirectord.reconcile import (
     AddDest,
     AddService,
@@ -79,18 +80,13 @@ def describe(
     return [change for op in ops for change in _describe(op, known, health, at)]
 
 
-# Configs are immutable: a config's index is built once, not on every pass (O(reals) each).
-# Keyed by identity, holding the config itself so that its id cannot be reused meanwhile.
-_INDEXES: dict[int, tuple[Config, dict[ServiceKey, _Known]]] = {}
+# A config's index is built once, not on every pass (O(reals) each): mostly the config in
+# force, and the one a reload replaced.
+_INDEXES: IdentityMemo[dict[ServiceKey, _Known]] = IdentityMemo(bound=4)
 
 
 def _cached_index(config: Config) -> dict[ServiceKey, _Known]:
-    cached = _INDEXES.get(id(config))
-    if cached is None or cached[0] is not config:
-        if len(_INDEXES) >= 4:  # the config in force and the one a reload replaced, mostly
-            _INDEXES.clear()
-        cached = _INDEXES[id(config)] = (config, _index(config))
-    return cached[1]
+    return _INDEXES.get((config,), lambda: _index(config))
 
 
 def _describe(

@@ -23,6 +23,7 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.health import RealHealth, State, adopted
+from pyldirectord.memo import IdentityMemo
 from pyldirectord.table import (
     AddressKey,
     Dest,
@@ -111,22 +112,14 @@ def desired_reals(
     return dests
 
 
-# Config objects are immutable and every pass asks for the same dests again: parsing the
-# address and building the Dest was a third of a 5,000-real pass. Keyed by identity (the
-# objects are held, so an id is not reused meanwhile); emptied when it grows past a bound.
-_DESTS: dict[tuple[int, int, bool], tuple[Virtual, Real, Dest]] = {}
-_DESTS_BOUND = 200_000
+# Every pass asks for the same dests again: parsing the address and building the Dest was a
+# third of a 5,000-real pass.
+_DESTS: IdentityMemo[Dest] = IdentityMemo(bound=200_000)
 
 
 def service_dest(virtual: Virtual, key: ServiceKey, real: Real, up: bool) -> Dest:
-    cached = _DESTS.get((id(virtual), id(real), up))
-    if cached is not None and cached[0] is virtual and cached[1] is real:
-        return cached[2]
-    if len(_DESTS) >= _DESTS_BOUND:
-        _DESTS.clear()
-    dest = normal_dest(key, real_dest(real, up))
-    _DESTS[(id(virtual), id(real), up)] = (virtual, real, dest)
-    return dest
+    """``real``'s dest in ``virtual``'s service (``key``), at its weight or quiesced."""
+    return _DESTS.get((virtual, real, up), lambda: normal_dest(key, real_dest(real, up)))
 
 
 def _keep_quiesced(state: State, quiescent: bool, globals_: Globals, in_kernel: bool) -> bool:
