@@ -25,9 +25,6 @@ class Result(Protocol):
     @property
     def ok(self) -> bool: ...
 
-    @property
-    def elapsed(self) -> float: ...  # seconds from the check's I/O to its verdict
-
 
 R = TypeVar("R", bound=Result)
 
@@ -161,12 +158,12 @@ class Scheduler(Generic[R]):
             except TimeoutError:
                 result, guard = self._on_timeout(unit.timeout), True
             finished = self._loop.time()
-        if not result.ok and self._director_was_late(result, unit, started, guard):
+        if not result.ok and self._director_was_late(unit, started, guard):
             self.inconclusive += 1
             return
         self._on_result(unit.key, result, finished)
 
-    def _director_was_late(self, result: R, unit: Unit[R], started: float, guard: bool) -> bool:
+    def _director_was_late(self, unit: Unit[R], started: float, guard: bool) -> bool:
         """Whether a failure may be the director's own lateness rather than the real's.
 
         Only when the scheduler's guard had to stop a check that overran its own bound during
