@@ -134,6 +134,15 @@ def from_check(result: CheckResult) -> Seen:
     return Seen(result.ok, result.reason, result.elapsed)
 
 
+def bounded_probe(attempt: Callable[[], Awaitable[Outcome]]) -> Callable[[], Awaitable[Seen]]:
+    """A unit's probe: ``attempt`` under a real check's 0.2 s bound (checks.base.bounded)."""
+
+    async def probe() -> Seen:
+        return from_check(await bounded(0.2, attempt))
+
+    return probe
+
+
 async def failures_and_inconclusive(probe: Callable[[], Awaitable[Seen]],
                                     rounds: int) -> tuple[list[Seen], int]:  # fmt: skip
     failed: list[Seen] = []
@@ -167,9 +176,7 @@ async def test_a_real_silent_after_the_stall_ends_fails_once_the_stall_is_forgiv
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
-    async def probe() -> Seen:
-        return from_check(await bounded(0.2, stalls_past_the_deadline))
-
+    probe = bounded_probe(stalls_past_the_deadline)
     failed, inconclusive = await failures_and_inconclusive(probe, rounds=2)
     assert inconclusive == 0 and len(failed) >= 2
     # Pushed back once by the 0.2 s it fired late: the real had 0.2 s of a free loop.
@@ -192,9 +199,7 @@ async def test_a_failure_before_its_deadline_counts_even_after_a_stall() -> None
         await asyncio.sleep(0)  # a real check suspends on its I/O
         raise ConnectionRefusedError(111, "Connection refused")
 
-    async def probe() -> Seen:
-        return from_check(await bounded(0.2, stalls_then_refused))
-
+    probe = bounded_probe(stalls_then_refused)
     failed, inconclusive = await failures_and_inconclusive(probe, rounds=3)
     assert inconclusive == 0
     assert {seen.reason for seen in failed} == {"Connection refused"}
@@ -205,9 +210,7 @@ async def test_a_timeout_that_fires_on_time_is_the_real_s_failure() -> None:
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
-    async def probe() -> Seen:
-        return from_check(await bounded(0.2, silent))
-
+    probe = bounded_probe(silent)
     failed, inconclusive = await failures_and_inconclusive(probe, rounds=3)
     assert inconclusive == 0 and len(failed) >= 3
     assert all(seen.reason.startswith("timeout") for seen in failed)
