@@ -16,7 +16,8 @@ from pyldirectord.checks.registry import Checkers
 from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
-from pyldirectord.kernel.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
+from pyldirectord.core.ipvsops import NOT_LOADED, IpvsUnavailable
+from pyldirectord.kernel.ipvs import Ipvs
 from pyldirectord.notify.alerts import Mailer
 from pyldirectord.notify.log import Log
 from pyldirectord.runtime.asyncrunner import AsyncRunner

@@ -39,9 +39,9 @@ from pyldirectord.core.desired import (
 )
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.health import Observation, Outcome, Policy, RealHealth, observe
-from pyldirectord.core.reconcile import DeleteService, Op, diff
+from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import IpvsTable
-from pyldirectord.kernel.ipvs import IpvsApplyError
 from pyldirectord.notify.fallbackcommand import run_fallbackcommand
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile
