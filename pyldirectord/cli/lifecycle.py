@@ -1,6 +1,6 @@
 """The ldirectord actions (spec 1.5-1.7, 1.9): start, stop, restart, reload, status and their
 exit codes, daemonising, signals and the pid file. No decisions about the IPVS table here: the
-director body is injected (``Hooks.make_director``), and so are the config loader and the log.
+daemon body is injected (``Hooks.make_director``), and so are the config loader and the log.
 
 Deliberate differences from the reference (docs/compatibility.md):
 * running = a live ``fcntl`` lock on the pid file, not "/proc/<pid>/cmdline mentions ldirectord";
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from pyldirectord.cli import pidfile
 from pyldirectord.cli.daemonize import Notifier, spawn_daemon
@@ -34,7 +34,9 @@ from pyldirectord.cli.invocation import (
 )
 from pyldirectord.config.errors import ConfigError, reference_warning_text
 from pyldirectord.config.model import Config
+from pyldirectord.notify.log import LogSetup
 from pyldirectord.notify.statefile import read_state, render_table, state_file_path
+from pyldirectord.runtime.context import DaemonBody, DirectorContext, LogFn
 from pyldirectord.runtime.subinstances import SubInstances
 
 VERSION_STR = "Linux Director v1.186-ha"
@@ -47,55 +49,11 @@ EXIT_USAGE = 255
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class LogSetup:
-    """What a log function needs: the config (None before it parsed), CFGNAME, ``-d``."""
-
-    config: Config | None
-    cfgname: str
-    debug: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DirectorContext:
-    config: Config
-    config_path: str  # CONFIG as resolved, used verbatim in messages
-    cfgname: str
-    debug: bool
-    foreground: bool
-    log: Log
-    state_file: str  # where the director writes statefile.DirectorState after each pass
-    # The director runs them (spec 3.12): .run("start") after its start-up, a new
-    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
-    sub_instances: SubInstances
-
-
-class Director(Protocol):
-    """The daemon body. ``run`` blocks until a stop was requested and the table cleaned up.
-
-    ``request_reload`` and ``request_stop`` are called from Python signal handlers (main thread,
-    between bytecodes, possibly in the middle of a log call): they must only note the request
-    and wake ``run`` (for asyncio, ``loop.call_soon_threadsafe``), never log or take a lock.
-    The director logs ``Reloading Linux Director Daemon config on signal`` when it processes a
-    reload; the lifecycle logs ``Linux Director Daemon terminated on signal: <SIG>`` after
-    ``run`` returns.
-    """
-
-    def run(self) -> None: ...
-
-    def request_reload(self) -> None: ...
-
-    def request_stop(self, signame: str) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Hooks:
     load_config: Callable[[str], Config]  # parse + resolve; raises ConfigError
-    make_log: Callable[[LogSetup], Log]
-    make_director: Callable[[DirectorContext], Director]
+    make_log: Callable[[LogSetup], LogFn]
+    make_director: Callable[[DirectorContext], DaemonBody]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +80,7 @@ class Session:
     config: Config
     hooks: Hooks
     env: Environment
-    log: Log
+    log: LogFn
 
     @property
     def pid_path(self) -> str:
@@ -144,7 +102,7 @@ class Session:
         return finish(self.log, self.invocation.debug, code, why)
 
 
-def finish(log: Log, debug: bool, code: int, why: str) -> int:
+def finish(log: LogFn, debug: bool, code: int, why: str) -> int:
     """``ld_exit``: log ``Exiting with exit_status N: why`` for N != 0, always with ``-d``."""
     if code != 0 or debug:
         log(f"Exiting with exit_status {code}: {why}")
@@ -381,7 +339,7 @@ def run_foreground(session: Session) -> int:
         if instance is not None:
             instance.write_pid(os.getpid())
         try:
-            director = make_director(session, foreground=True)
+            director = session.hooks.make_director(director_context(session, foreground=True))
         except Exception as error:
             _write(session.env.err, f"{error}\n")
             return session.finish(EXIT_FAILURE, str(error))
@@ -426,7 +384,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
     pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
-        director = make_director(session, foreground=False)
+        director = session.hooks.make_director(director_context(session, foreground=False))
     except Exception as error:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -452,7 +410,7 @@ class SignalRouter:
     ready, so a `stop` issued right after `start` is never lost to a default signal action."""
 
     def __init__(self) -> None:
-        self.director: Director | None = None
+        self.director: DaemonBody | None = None
         self.signame: str | None = None  # the stop signal, once one arrived
         self.reload_pending = False
 
@@ -461,7 +419,7 @@ class SignalRouter:
             signal.signal(signum, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
 
-    def attach(self, director: Director) -> None:
+    def attach(self, director: DaemonBody) -> None:
         self.director = director
         if self.signame is not None:
             director.request_stop(self.signame)
@@ -486,17 +444,16 @@ class SignalRouter:
             self.director.request_reload()
 
 
-def make_director(session: Session, *, foreground: bool) -> Director:
-    context = DirectorContext(
+def director_context(session: Session, *, foreground: bool) -> DirectorContext:
+    return DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
         sub_instances=session.sub_instances,
     )  # fmt: skip
-    return session.hooks.make_director(context)
 
 
-def serve(session: Session, router: SignalRouter, director: Director) -> int:
+def serve(session: Session, router: SignalRouter, director: DaemonBody) -> int:
     """Run the director until a stop signal; then log the end."""
     try:
         router.attach(director)

@@ -14,6 +14,7 @@ from lifecycle_hooks import load_config
 
 from pyldirectord.cli import lifecycle, pidfile
 from pyldirectord.config.model import Config
+from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 HOLDER = """
 import fcntl, os, signal, sys, time
@@ -79,7 +80,7 @@ def test_stop_gives_up_after_its_bound(
     config.write_text(f'logfile="{tmp_path}/log"\n')
     lines: list[str] = []
 
-    def no_director(_context: lifecycle.DirectorContext) -> lifecycle.Director:
+    def no_director(_context: DirectorContext) -> DaemonBody:
         raise AssertionError("stop never starts a director")
 
     def loader(config_path: str) -> Config:
