@@ -20,6 +20,8 @@ from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
+# Check kinds whose results the reference does not write to the monitorfile.
+UNMONITORED = frozenset({"on", "external-perl"})
 _ESCAPED = re.compile(r"[%|\r\n]")
 _COLONS = re.compile(r":+")
 
@@ -34,6 +36,14 @@ def escape_message(message: str | None) -> str:
 def real_id_words(real_id: str) -> str:
     """The real id as the reference prints it: each run of ``:`` one space, no ``\\``."""
     return _COLONS.sub(" ", real_id).replace("\\", "")
+
+
+def monitor_entry(checktype: str, ok: bool, reason: str) -> tuple[State, str] | None:
+    """What the reference writes for one check result: (state, message), or None for no line
+    (unmonitored check kinds, and a failed ping)."""
+    if checktype in UNMONITORED or (checktype == "ping" and not ok):
+        return None
+    return ("up", "-") if ok else ("down", reason)
 
 
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:
