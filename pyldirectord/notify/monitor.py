@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
@@ -84,25 +83,3 @@ class MonitorFile:
         self._failing = False
         return True
 
-
-class MonitorFiles:
-    """The director's handle on every virtual's monitorfile (one ``MonitorFile`` per path)."""
-
-    def __init__(
-        self, log: Log, *, clock: Callable[[], float] = time.time,
-        pid: Callable[[], int] = os.getpid,
-    ) -> None:  # fmt: skip
-        self._log = log
-        self._clock = clock
-        self._pid = pid
-        self._files: dict[str, MonitorFile] = {}
-
-    def record(self, virtual: Virtual, real: Real, state: State, message: str | None) -> None:
-        """One logged check result of ``real`` in ``virtual``; nothing without monitorfile."""
-        if virtual.monitorfile is None:
-            return
-        file = self._files.get(virtual.monitorfile)
-        if file is None:
-            file = MonitorFile(virtual.monitorfile, self._log, clock=self._clock, pid=self._pid)
-            self._files[virtual.monitorfile] = file
-        file.write(real_id(virtual, real), state, message)

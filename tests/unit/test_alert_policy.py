@@ -173,7 +173,7 @@ def test_repeats_every_emailalertfreq_until_the_real_comes_back() -> None:
 
 def test_repeat_cancel_rules() -> None:
     p = policy(replace(G, emailalertfreq=10))
-    for kind in ("quiescent", "readd-quiescent", "deleted"):
+    for kind in ("quiescent", "deleted"):
         p.event(ev(kind), "running", now=0.0)
         assert p.repeat_keys() == ["10.0.0.1:80 (192.0.2.1:80)"], kind
         p.event(ev("purged-start"), "running", now=0.0)
