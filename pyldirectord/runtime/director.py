@@ -35,7 +35,7 @@ from pyldirectord.core.desired import (
     service_key,
 )
 from pyldirectord.core.events import RealEvent
-from pyldirectord.core.health import Observation, Outcome, Policy, RealHealth, observe
+from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
 from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import IpvsTable
@@ -44,7 +44,7 @@ from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile, monitor_entry
 from pyldirectord.notify.statefile import DirectorState
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.runtime.prober import Prober, ProbeResult, timed_out
+from pyldirectord.runtime.prober import Prober, timed_out
 from pyldirectord.runtime.scheduler import Scheduler, Unit
 from pyldirectord.runtime.statewriter import StateFileWriter, snapshot
 from pyldirectord.runtime.watch import DirectoryWatcher
@@ -203,10 +203,9 @@ class Director:
         plan = self._plans.get(key)
         if plan is None:
             return  # a result for a real a reload just removed
-        seen = Observation(result.ok, result.reason, at, result.maintenance)
         changed = False
         for member in plan.members:
-            changed |= self._observe(member, seen)
+            changed |= self._observe(member, result, at)
             self._monitor(member, plan, result)
         self._reported.add(key)
         if len(self._reported) == len(self._plans):
@@ -214,14 +213,14 @@ class Director:
         if changed:
             self._dirty.set()
 
-    def _observe(self, member: Member, seen: Observation) -> bool:
+    def _observe(self, member: Member, seen: ProbeResult, at: float) -> bool:
         virtual, real = member.virtual, member.real
         hkey = health_key(virtual, real)
         policy = Policy(
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, policy)
+        outcome = observe(self.health.get(hkey, RealHealth()), seen, at, policy)
         self.health[hkey] = outcome.health
         self._log_soft(virtual, real.host, real.port, outcome, policy)
         return outcome.changed
