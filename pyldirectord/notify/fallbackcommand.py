@@ -1,7 +1,8 @@
-"""Runs ``fallbackcommand start|stop VIP:PORT PROTO`` (spec 3.6) with a bound (edge).
+"""``fallbackcommand start|stop VIP:PORT PROTO`` (spec 3.6): when it runs, and running it.
 
-Through ``/bin/sh -c`` as the reference effectively does (the value may carry arguments and
-quotes), in its own process group so a timeout kills the command and all it started. Its
+``FallbackMemory`` decides (pure): once per change of a virtual's "some real is up". The run
+goes through ``/bin/sh -c`` as the reference effectively does (the value may carry arguments
+and quotes), in its own process group so a timeout kills the command and all it started. Its
 failure is logged, never fatal, and it never blocks the checks.
 """
 
