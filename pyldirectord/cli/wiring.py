@@ -18,7 +18,7 @@ import shlex
 import sys
 from collections.abc import Mapping
 
-from pyldirectord.cli import lifecycle, pidfile
+from pyldirectord.cli import actions, lifecycle, pidfile
 from pyldirectord.config import resolve
 from pyldirectord.notify.log import make_log
 from pyldirectord.runtime.context import DaemonBody, DirectorContext
@@ -80,7 +80,7 @@ def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> in
         version_text=version_text,
     )
     try:
-        return lifecycle.run(args, production_hooks(environ), env)
+        return actions.run(args, production_hooks(environ), env)
     except NotWiredError as error:
         sys.stderr.write(f"{error}\n")
         return lifecycle.EXIT_FAILURE

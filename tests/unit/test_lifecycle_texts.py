@@ -6,7 +6,8 @@ import io
 import os
 from pathlib import Path
 
-from pyldirectord.cli.lifecycle import Environment, Hooks, finish, run
+from pyldirectord.cli.actions import run
+from pyldirectord.cli.lifecycle import Environment, Hooks, finish
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
 from pyldirectord.runtime.context import DaemonBody, DirectorContext
