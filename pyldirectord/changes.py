@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pyldirectord.config.model import (
     Config,
+    Real,
     Virtual,
     bracketed,
     effective_fallback,
@@ -142,4 +143,30 @@ def stop_changes(
                                   dest.key.port, dest.weight, at)  # fmt: skip
                 changes.append(Change(event.log_text(), event))
         changes.append(Change(f"Purged virtual server (stop): {virtual_address(entry.virtual)}"))
+    return changes
+
+
+def first_down_changes(
+    first_down: Iterable[tuple[Virtual, Real]], desired: IpvsTable, ops: Sequence[Op], at: float
+) -> list[Change]:
+    """The reference's line for a real whose first check failed and that needs no operation.
+
+    The reference's start (and reload) churn adds every new real and takes it out again, so
+    a real that is down from the start always gets its ``Deleted real server`` (or
+    ``Quiescent``) line and mail (spec 3.2). We place it directly: under ``quiescent=yes``
+    that placement is an operation and is described as one; without it the real is simply
+    never added, and this says so in the reference's words.
+    """
+    touched = {(op.service, op.dest if isinstance(op, DeleteDest) else op.dest.key)
+               for op in ops if isinstance(op, AddDest | EditDest | DeleteDest)}  # fmt: skip
+    changes = []
+    for virtual, real in first_down:
+        key = service_key(virtual)
+        dest = normal_dest(key, real_dest(real, True)).key
+        if dest in desired.reals(key) or (key, dest) in touched:
+            continue
+        configured = f"{bracketed(real.host)}:{real.port}"
+        mapped = configured if configured != str(dest) else None
+        event = RealEvent("deleted", virtual, str(dest.address), dest.port, 0, at, mapped)
+        changes.append(Change(event.log_text(), event))
     return changes

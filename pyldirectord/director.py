@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, Protocol
 
-from pyldirectord.changes import Change, describe, stop_changes
+from pyldirectord.changes import Change, describe, first_down_changes, stop_changes
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import (
     Config,
     DaemonStatus,
+    Real,
     Virtual,
     bracketed,
     effective_failurecount,
@@ -37,18 +39,19 @@ from pyldirectord.desired import (
     service_key,
 )
 from pyldirectord.events import RealEvent
-from pyldirectord.fallbackcommand import run_fallbackcommand
-from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
+from pyldirectord.fallbackcommand import InOrder, run_fallbackcommand
+from pyldirectord.health import Observation, Outcome, Policy, RealHealth, State, observe
 from pyldirectord.ipvs import IpvsApplyError
 from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.monitor import MonitorFile
+from pyldirectord.monitor import MonitorFile, monitor_message
+from pyldirectord.overrides import OverrideKey, detect, forget_failed, overlay
 from pyldirectord.prober import Prober, ProbeResult, timed_out
 from pyldirectord.probes import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.reconcile import DeleteService, Op, diff
 from pyldirectord.scheduler import Scheduler, Unit
 from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
-from pyldirectord.table import IpvsTable
+from pyldirectord.table import Dest, IpvsTable
 from pyldirectord.watch import DirectoryWatcher
 
 
@@ -101,6 +104,9 @@ class Director:
         self._reported: set[str] = set()
         self._all_reported = asyncio.Event()
         self._fallback_memo: dict[str, str] = {}
+        self._fallback_order = InOrder()  # one fallbackcommand at a time per virtual
+        # Reals whose first check failed since the last pass: the reference logs each (spec 3.2).
+        self._first_down: list[tuple[Virtual, Real]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
@@ -110,6 +116,10 @@ class Director:
         self._state_pending: asyncio.TimerHandle | None = None
         self._state_desired: IpvsTable | None = None
         self._logged_overload = False
+        # What the last pass left in the kernel, and the reals an operator edited since
+        # (overrides.py: a manual drain holds until health changes or a reload).
+        self._applied = IpvsTable()
+        self._overrides: dict[OverrideKey, Dest] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,6 +150,9 @@ class Director:
             actual = await self._backend.read_table()
             self.health = seed_health(new, actual, self.health)
             self.config = new
+            # A reload re-applies every weight, as the reference's does: edits by hand end.
+            self._overrides.clear()
+            self._applied = IpvsTable()
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
         self.status = "running"
@@ -237,8 +250,14 @@ class Director:
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, policy)
+        before = self.health.get(hkey, RealHealth())
+        outcome = observe(before, seen, policy)
         self.health[hkey] = outcome.health
+        if outcome.changed and before.state is State.UNKNOWN and not outcome.health.up:
+            self._first_down.append((virtual, real))
+        if outcome.changed:  # the new state's weight wins over an edit by hand
+            key = service_key(virtual)
+            self._overrides.pop((key, service_dest(virtual, key, real, True).key), None)
         self._log_soft(virtual, real.host, real.port, outcome, policy)
         return outcome.changed
 
@@ -259,7 +278,8 @@ class Director:
             return
         if virtual.checktype == "ping" and not result.ok:
             return  # the reference writes no line for a failed ping
-        message = result.reason if not result.ok else "-"
+        message = monitor_message(plan.spec.service, result.negotiated, result.ok, result.reason,
+                                  result.maintenance)  # fmt: skip
         monitor.write(plan.key, "up" if result.ok else "down", message)
 
     # ------------------------------------------------------------------ the table
@@ -288,13 +308,26 @@ class Director:
             await self._reconcile_locked(actual, (self.config,))
 
     async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
-        desired = desired_table(self.config, self.health, actual)
+        wanted = desired_table(self.config, self.health, actual)
+        known = self._overrides
+        self._overrides = detect(actual, self._applied, known)
+        desired, self._overrides = overlay(wanted, actual, self._overrides)
+        self._log_new_overrides(known)
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        await self._apply(ops, changes, per_op=True)
+        failed = await self._apply(ops, changes, per_op=True)
+        first_down, self._first_down = self._first_down, []
+        self._report(first_down_changes(first_down, desired, ops, self._loop.time()))
+        self._applied = forget_failed(desired, failed) if failed else desired
         self._run_fallbackcommands()
         self._write_state(desired)
         self._log_overload()
+
+    def _log_new_overrides(self, known: Collection[OverrideKey]) -> None:
+        for (service, key), dest in self._overrides.items():
+            if (service, key) not in known:
+                self._log.log(f"Kept edit by hand: ipvsadm -e {service} {dest.ipvsadm_args()} "
+                              "(until the real's health changes or a reload)")  # fmt: skip
 
     def _log_overload(self) -> None:
         """One line when the director falls behind and one when it catches up (decisions.md:
@@ -312,12 +345,13 @@ class Director:
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
-    ) -> None:
-        """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
-        a refused operation is reported as the failure it is, not as done: it is retried at
-        the next pass and reported when it succeeds, instead of logged and mailed each pass."""
+    ) -> Collection[Op]:
+        """Apply, then log and alert; the operations that failed. With ``per_op``
+        (``changes[i]`` describes ``ops[i]``) a refused operation is reported as the failure
+        it is, not as done: it is retried at the next pass and reported when it succeeds,
+        instead of logged and mailed each pass."""
         if not ops:
-            return
+            return ()
         failed: Collection[Op] = ()
         try:
             await self._backend.apply(ops)
@@ -329,6 +363,10 @@ class Director:
             failed = ops
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
+        self._report(changes)
+        return failed
+
+    def _report(self, changes: Sequence[Change]) -> None:
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:
@@ -347,7 +385,9 @@ class Director:
             if self._fallback_memo.get(vid) == action:
                 continue
             self._fallback_memo[vid] = action
-            self._spawn(run_fallbackcommand(command, action, virtual, self._log))
+            self._spawn(self._fallback_order.run(
+                vid, functools.partial(run_fallbackcommand, command, action, virtual, self._log)
+            ))  # fmt: skip
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(work)
@@ -392,7 +432,9 @@ class Director:
                 live = desired.reals(key).get(dest)
                 when = None if health.last_check is None else health.last_check + offset
                 weight = 0 if live is None else live.weight
-                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason))
+                by_hand = (key, dest) in self._overrides
+                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason,
+                                       by_hand))  # fmt: skip
             virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
         state = DirectorState(
             os.getpid(), self.config.path, time.time(), tuple(virtuals), self.overloaded

@@ -36,6 +36,28 @@ def real_id_words(real_id: str) -> str:
     return _COLONS.sub(" ", real_id).replace("\\", "")
 
 
+# The negotiate checks whose reply the reference writes (spec 6.3, 4.3): the HTTP family its
+# status line (``200 OK``) or, on a failure, what LWP said; LDAP and DNS ``Success`` or why
+# not. Every other check passes no message, which the reference writes as ``-``.
+_REPLY_SERVICES = frozenset({"http", "https", "http_proxy"})
+_SUCCESS_SERVICES = frozenset({"ldap", "ldaps", "dns"})
+MAINTENANCE = "Server in maintenance"
+
+
+def monitor_message(service: str, negotiated: bool, ok: bool, reason: str,
+                    maintenance: bool = False) -> str | None:  # fmt: skip
+    """What the reference writes after ``[up]``/``[down]`` for one check result."""
+    if maintenance:
+        return MAINTENANCE
+    if not negotiated:
+        return None
+    if service in _REPLY_SERVICES:
+        return reason
+    if service in _SUCCESS_SERVICES:
+        return "Success" if ok else reason
+    return None
+
+
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:
     """One monitorfile line, newline included."""
     return (
