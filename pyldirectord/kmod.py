@@ -36,7 +36,7 @@ class ModuleLoadError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Modprobe:
-    """Runs ``modprobe -a NAMES``; ``program`` None finds it on PATH when called."""
+    """Runs ``modprobe`` for some modules; ``program`` None finds it on PATH when called."""
 
     program: str | None = None
     timeout: float = MODPROBE_TIMEOUT
@@ -47,14 +47,21 @@ class Modprobe:
         path = os.environ.get("PATH", "")
         return shutil.which("modprobe", path=f"{path}:{FALLBACK_PATH}" if path else FALLBACK_PATH)
 
+    @staticmethod
+    def arguments(names: Iterable[str]) -> list[str]:
+        """``-- ip_vs`` for one module, as an operator (and ipvsadm) types it, so the error
+        is the one they know; ``-a -- A B`` for several."""
+        listed = list(names)
+        return ["-a", "--", *listed] if len(listed) > 1 else ["--", *listed]
+
     def __call__(self, names: Iterable[str]) -> str | None:
         """None when modprobe loaded every module, else why not (its stderr, in one line)."""
         program = self.command()
         if program is None:
             return "modprobe not found (install kmod)"
         try:
-            done = subprocess.run([program, "-a", "--", *names], capture_output=True, text=True,
-                                  timeout=self.timeout, check=False)  # fmt: skip
+            done = subprocess.run([program, *self.arguments(names)], capture_output=True,
+                                  text=True, timeout=self.timeout, check=False)  # fmt: skip
         except subprocess.TimeoutExpired:
             return f"modprobe did not finish within {self.timeout:g} s"
         except OSError as error:

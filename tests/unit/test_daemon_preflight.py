@@ -35,7 +35,7 @@ def test_missing_ip_vs_that_cannot_load_is_one_clear_line(
         "IPVS is not available: the ip_vs kernel module is not loaded and `modprobe ip_vs` "
         "failed: modprobe: FATAL: Module ip_vs not found in directory /lib/modules/x"
     )
-    assert (tmp_path / "calls").read_text() == "-a -- ip_vs\n"
+    assert (tmp_path / "calls").read_text() == "-- ip_vs\n"
 
 
 def test_missing_modprobe_is_named(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_missing_modprobe_is_named(tmp_path: Path) -> None:
 def test_ip_vs_loaded_by_modprobe_is_used(tmp_path: Path) -> None:
     proc = tmp_path / "ip_vs"
     kmod.ensure_ip_vs(fake_modprobe(tmp_path, f"touch {proc}"), str(proc))
-    assert (tmp_path / "calls").read_text() == "-a -- ip_vs\n"
+    assert (tmp_path / "calls").read_text() == "-- ip_vs\n"
 
 
 def test_loaded_ip_vs_needs_no_modprobe(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import ip_address
 
-from pyldirectord.overrides import detect, forget_failed, overlay
+from pyldirectord.overrides import Overrides, detect, forget_failed, overlay
 from pyldirectord.reconcile import AddService, EditDest, apply, diff
 from pyldirectord.table import AddressKey, Dest, DestKey, Forwarding, IpvsTable, Protocol, Service
 
@@ -43,7 +43,7 @@ def test_without_the_override_the_weight_is_restored() -> None:
 
 
 def test_a_deleted_real_is_restored_at_the_directors_weight() -> None:
-    known = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
+    known: Overrides = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
     gone = IpvsTable({VIP: Service(VIP)}, {VIP: {B: Dest(B, Forwarding.MASQ, 3)}})
     desired, kept = overlay(OURS, gone, detect(gone, OURS, known))
     assert kept == {}
@@ -51,7 +51,7 @@ def test_a_deleted_real_is_restored_at_the_directors_weight() -> None:
 
 
 def test_a_deleted_service_is_restored() -> None:
-    known = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
+    known: Overrides = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
     desired, kept = overlay(OURS, IpvsTable(), detect(IpvsTable(), OURS, known))
     assert kept == {}
     assert diff(IpvsTable(), desired, [VIP])[0] == AddService(Service(VIP))
@@ -66,7 +66,7 @@ def test_a_real_the_director_no_longer_wants_is_not_kept() -> None:
 
 
 def test_an_edit_back_to_the_directors_entry_ends_the_override() -> None:
-    known = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
+    known: Overrides = {(VIP, A): Dest(A, Forwarding.MASQ, 0)}
     _, kept = overlay(OURS, OURS, detect(OURS, DRAINED, known))
     assert kept == {}
 
