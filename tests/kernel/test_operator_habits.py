@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from director_rig import RUNDIR, VIP, DaemonLog, cli, table_snapshot, wait_until, weight_of
 
-from pyldirectord.statefile import DirectorState, read_state
+from pyldirectord.notify.statefile import DirectorState, read_state
 from sandbox import topology
 
 pytestmark = pytest.mark.kernel

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import kmod, lifecycle
+from pyldirectord.cli import lifecycle
+from pyldirectord.kernel import kmod
 
 CONTRIB = Path(__file__).resolve().parents[2] / "contrib"
 # Room beyond the wait itself: the CLI's own start-up, and the daemon's exit after its report.

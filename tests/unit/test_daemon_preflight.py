@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import daemon, kmod
-from pyldirectord.ipvs import IpvsUnavailable
+from pyldirectord.kernel import kmod
+from pyldirectord.kernel.ipvs import IpvsUnavailable
+from pyldirectord.runtime import daemon
 
 
 def fake_modprobe(tmp_path: Path, body: str) -> kmod.Modprobe:

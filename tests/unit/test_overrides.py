@@ -6,9 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import ip_address
 
-from pyldirectord.overrides import Overrides, detect, forget_failed, overlay
-from pyldirectord.reconcile import AddService, EditDest, apply, diff
-from pyldirectord.table import AddressKey, Dest, DestKey, Forwarding, IpvsTable, Protocol, Service
+from pyldirectord.core.overrides import Overrides, detect, forget_failed, overlay
+from pyldirectord.core.reconcile import AddService, EditDest, apply, diff
+from pyldirectord.core.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Forwarding,
+    IpvsTable,
+    Protocol,
+    Service,
+)
 
 VIP = AddressKey(Protocol.TCP, ip_address("192.0.2.1"), 80)
 A = DestKey(ip_address("10.0.0.1"), 80)

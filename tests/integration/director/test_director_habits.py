@@ -8,10 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.registry import Checkers
 from test_director_host import Backend, director_for, servers, until, web_config
 
-from pyldirectord.events import RealEvent
+from pyldirectord.checks.registry import Checkers
+from pyldirectord.core.events import RealEvent
 
 __all__ = ["servers"]  # the fixture, used by name
 

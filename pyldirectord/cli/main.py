@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from pyldirectord import __version__
-from pyldirectord.wiring import run_ldirectord
+from pyldirectord.cli.wiring import run_ldirectord
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
 1999-2006 Jacob Rief, Horms and others
@@ -39,13 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Long names only: the reference has no -t (nor -p), and `ldirectord -t ...` must stay
     # its "Unknown option: t" and usage, exit 255.
     if args and args[0] == "--check-config":
-        from pyldirectord import checkconfig
+        from pyldirectord.cli import checkconfig
 
         code = checkconfig.main(args[1:])
         if code is not None:
             return code
     if args and args[0] in ("--probe", "--plan"):
-        from pyldirectord import plan, probe
+        from pyldirectord.cli import plan, probe
 
         code = (probe.main if args[0] == "--probe" else plan.main)(args[1:])
         if code is not None:

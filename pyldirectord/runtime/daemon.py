@@ -12,18 +12,18 @@ import os
 import subprocess
 from collections.abc import Callable
 
-from pyldirectord import kmod
-from pyldirectord.alerts import Mailer
-from pyldirectord.asyncrunner import AsyncRunner
 from pyldirectord.checks.registry import Checkers
+from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
-from pyldirectord.director import Director
-from pyldirectord.ipvs import Ipvs, IpvsUnavailable
-from pyldirectord.kmod import ModuleLoadError, ensure_ip_vs, load_schedulers
-from pyldirectord.lifecycle import DirectorContext
-from pyldirectord.log import Log, LogOpenError, make_sink
-from pyldirectord.watch import ConfigWatcher
+from pyldirectord.kernel import kmod
+from pyldirectord.kernel.ipvs import Ipvs, IpvsUnavailable
+from pyldirectord.kernel.kmod import ModuleLoadError, ensure_ip_vs, load_schedulers
+from pyldirectord.notify.alerts import Mailer
+from pyldirectord.notify.log import Log, LogOpenError, make_sink
+from pyldirectord.runtime.asyncrunner import AsyncRunner
+from pyldirectord.runtime.director import Director
+from pyldirectord.runtime.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
 IPVS_PROC = kmod.IPVS_PROC

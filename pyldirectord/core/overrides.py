@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pyldirectord.reconcile import AddService, DeleteDest, DeleteService, EditService, Op
-from pyldirectord.table import Dest, DestKey, IpvsTable, ServiceKey
+from pyldirectord.core.reconcile import AddService, DeleteDest, DeleteService, EditService, Op
+from pyldirectord.core.table import Dest, DestKey, IpvsTable, ServiceKey
 
 OverrideKey = tuple[ServiceKey, DestKey]
 Overrides = Mapping[OverrideKey, Dest]

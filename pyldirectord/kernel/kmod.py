@@ -24,7 +24,7 @@ from dataclasses import dataclass
 IPVS_PROC = "/proc/net/ip_vs"  # present exactly when the ip_vs module is loaded (or built in)
 SYS_MODULE = "/sys/module"
 # modprobe answers in milliseconds; the bound only keeps a hung one from eating the
-# 30 s that `start` waits for the daemon (lifecycle.Environment.ready_timeout): two calls at
+# 30 s that `start` waits for the daemon (lifecycle.READY_TIMEOUT): two calls at
 # most, ip_vs and then every scheduler together.
 MODPROBE_TIMEOUT = 10.0
 FALLBACK_PATH = "/usr/sbin:/sbin"

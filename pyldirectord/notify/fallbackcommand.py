@@ -19,7 +19,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from pyldirectord.config.model import Virtual, virtual_address
-from pyldirectord.log import Log
+from pyldirectord.notify.log import Log
 
 TIMEOUT = 60.0
 
