@@ -82,7 +82,7 @@ class DirectorService:
 
     async def reload(self, new: Config) -> None:
         assert self._director is not None
-        self._reopen_log(self._director.config, new)
+        self.reopen_log(self._director.config, new)
         added = set(schedulers(new)) - set(schedulers(self._director.config))
         if added:  # as at start: a scheduler the kernel lacks is one clear line
             warning = await asyncio.to_thread(load_schedulers, MODPROBE, sorted(added))
@@ -93,7 +93,7 @@ class DirectorService:
         await self._director.reload(new)
         self._mailer.set_status("running")
 
-    def _reopen_log(self, old: Config, new: Config) -> None:
+    def reopen_log(self, old: Config, new: Config) -> None:
         """The reference reads ``logfile`` again on reload: a changed one is used from now on.
         The new destination is test-opened first; if it fails, the old one stays, and says
         why (the reference would have refused the whole config)."""

@@ -12,7 +12,13 @@ import pytest
 
 from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, StreamSink
-from pyldirectord.notify.monitor import MonitorFile, MonitorFiles, escape_message, monitor_line
+from pyldirectord.notify.monitor import (
+    MonitorFile,
+    MonitorFiles,
+    escape_message,
+    monitor_line,
+    monitor_message,
+)
 
 # Tue Nov 24 19:12:11 2026 UTC
 T = float(calendar.timegm((2026, 11, 24, 19, 12, 11, 0, 0, 0)))
@@ -91,3 +97,17 @@ def test_monitor_files_by_virtual(tmp_path: Path) -> None:
         "Server in maintenance\n"
     )
     assert err.getvalue() == ""
+
+
+def test_messages_are_the_ones_the_reference_passes() -> None:
+    # The HTTP family writes its status line either way, LDAP and DNS their "Success".
+    assert monitor_message("http", True, True, "200 OK") == "200 OK"
+    assert monitor_message("https", True, False, "503 Service Unavailable") == (
+        "503 Service Unavailable")  # fmt: skip
+    assert monitor_message("dns", True, True, "resolved") == "Success"
+    assert monitor_message("ldap", True, False, "Bind failed") == "Bind failed"
+    # Every other check passes none (written "-"), and so does checktype=N's connect half.
+    assert monitor_message("smtp", True, True, "220 mail ready") is None
+    assert monitor_message("none", True, False, "connect refused") is None
+    assert monitor_message("http", False, True, "connected") is None
+    assert monitor_message("http", True, False, "x", maintenance=True) == "Server in maintenance"
