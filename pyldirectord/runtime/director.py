@@ -28,7 +28,13 @@ from pyldirectord.config.model import (
     effective_risecount,
     virtual_id,
 )
-from pyldirectord.core.changes import Change, describe, first_down_changes, stop_changes
+from pyldirectord.core.changes import (
+    Change,
+    describe,
+    dests_of,
+    first_down_changes,
+    stop_changes,
+)
 from pyldirectord.core.checkplan import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.core.desired import (
     HealthKey,
@@ -43,7 +49,7 @@ from pyldirectord.core.events import RealEvent
 from pyldirectord.core.health import Observation, Outcome, Policy, RealHealth, State, observe
 from pyldirectord.core.overrides import OverrideKey, detect, forget_failed, overlay
 from pyldirectord.core.reconcile import DeleteService, Op, diff
-from pyldirectord.core.table import Dest, IpvsTable
+from pyldirectord.core.table import Dest, DestKey, IpvsTable, ServiceKey
 from pyldirectord.kernel.ipvs import IpvsApplyError
 from pyldirectord.notify.fallbackcommand import InOrder, run_fallbackcommand
 from pyldirectord.notify.log import Log
@@ -107,6 +113,7 @@ class Director:
         self._fallback_order = InOrder()  # one fallbackcommand at a time per virtual
         # Reals whose first check failed since the last pass: the reference logs each (spec 3.2).
         self._first_down: list[tuple[Virtual, Real]] = []
+        self._written: set[tuple[ServiceKey, DestKey]] = set()  # reals written since (re)load
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
@@ -153,6 +160,7 @@ class Director:
             # A reload re-applies every weight, as the reference's does: edits by hand end.
             self._overrides.clear()
             self._applied = IpvsTable()
+            self._written.clear()
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
         self.status = "running"
@@ -316,8 +324,9 @@ class Director:
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
         failed = await self._apply(ops, changes, per_op=True)
+        self._written |= dests_of(op for op in ops if op not in failed)
         first_down, self._first_down = self._first_down, []
-        self._report(first_down_changes(first_down, desired, ops, self._loop.time()))
+        self._report(first_down_changes(first_down, desired, self._written, self._loop.time()))
         self._applied = forget_failed(desired, failed) if failed else desired
         self._run_fallbackcommands()
         self._write_state(desired)

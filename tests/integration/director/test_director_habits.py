@@ -5,13 +5,25 @@ monitorfile carries what the reference writes. Waits only catch hangs."""
 from __future__ import annotations
 
 from dataclasses import replace
+from ipaddress import ip_address
 from pathlib import Path
 
+import pytest
 from memory_table import ListSink, MemoryTable
-from test_director_host import Backend, director_for, servers, until, web_config
+from test_director_host import VIP, Backend, director_for, servers, until, web_config
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.core.events import RealEvent
+from pyldirectord.core.health import State
+from pyldirectord.core.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Forwarding,
+    IpvsTable,
+    Protocol,
+    Service,
+)
 
 __all__ = ["servers"]  # the fixture, used by name
 
@@ -71,3 +83,29 @@ async def test_monitorfile_lines_carry_what_the_reference_writes(
     # A connect check passes no message either way: the reference writes "-".
     assert any(up in line and line.endswith("[up] -") for line in lines(connect_log))
     assert any(down in line and line.endswith("[down] -") for line in lines(connect_log))
+
+
+@pytest.mark.parametrize("leftover", [False, True], ids=["absent", "left-at-weight-0"])
+async def test_a_real_down_from_the_start_is_logged_once(
+    servers: list[Backend], leftover: bool
+) -> None:
+    # The first apply runs before any check (settle=0): the dead real is not checked yet. An
+    # entry an earlier director left at weight 0 is deleted then (quiescent=no) and that is
+    # its line; without one, its first failed check gives the line. Never both.
+    await servers[1].stop()
+    dead = f"127.0.0.12:{servers[1].port}"
+    kernel = IpvsTable()
+    if leftover:
+        vip = AddressKey(Protocol.TCP, ip_address(VIP), 80)
+        entry = Dest(DestKey(ip_address("127.0.0.12"), servers[1].port), Forwarding.MASQ, 0)
+        kernel = IpvsTable.of([(Service(vip, scheduler="rr"), [entry])])
+    sink = ListSink()
+    async with Checkers() as checkers:
+        director = director_for(web_config(servers), MemoryTable(kernel), checkers, sink, [])
+        await director.start(settle=0)
+        key = ("tcp:192.0.2.80:80", dead)
+        await until(lambda: key in director.health and director.health[key].state is State.DOWN)
+        await director.reconcile()
+        await director.stop()
+    assert [line for line in sink.lines if dead in line] == [
+        f"Deleted real server: {dead} (192.0.2.80:80)"]  # fmt: skip
