@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pyldirectord.core.reconcile import AddService, DeleteDest, DeleteService, EditService, Op
+from pyldirectord.core.ipvsops import AddService, DeleteDest, DeleteService, EditService, Op
 from pyldirectord.core.table import Dest, DestKey, IpvsTable, ServiceKey
 
 OverrideKey = tuple[ServiceKey, DestKey]

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
+# Check kinds whose results the reference does not write to the monitorfile.
+UNMONITORED = frozenset({"on", "external-perl"})
 _ESCAPED = re.compile(r"[%|\r\n]")
 _COLONS = re.compile(r":+")
 
@@ -44,18 +45,23 @@ _SUCCESS_SERVICES = frozenset({"ldap", "ldaps", "dns"})
 MAINTENANCE = "Server in maintenance"
 
 
-def monitor_message(service: str, negotiated: bool, ok: bool, reason: str,
-                    maintenance: bool = False) -> str | None:  # fmt: skip
-    """What the reference writes after ``[up]``/``[down]`` for one check result."""
-    if maintenance:
-        return MAINTENANCE
-    if not negotiated:
+def monitor_entry(
+    checktype: str, service: str, ok: bool, reason: str, *, negotiated: bool = False,
+    maintenance: bool = False,
+) -> tuple[State, str | None] | None:  # fmt: skip
+    """What the reference writes for one check result: (state, message; None is ``-``), or
+    None for no line (unmonitored check kinds, and a failed ping). ``negotiated``: the
+    service's own check ran, not checktype=N's connect half."""
+    if checktype in UNMONITORED or (checktype == "ping" and not ok):
         return None
-    if service in _REPLY_SERVICES:
-        return reason
-    if service in _SUCCESS_SERVICES:
-        return "Success" if ok else reason
-    return None
+    state: State = "up" if ok else "down"
+    if maintenance:
+        return state, MAINTENANCE
+    if negotiated and service in _REPLY_SERVICES:
+        return state, reason
+    if negotiated and service in _SUCCESS_SERVICES:
+        return state, "Success" if ok else reason
+    return state, None
 
 
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:
@@ -96,25 +102,3 @@ class MonitorFile:
         self._failing = False
         return True
 
-
-class MonitorFiles:
-    """The director's handle on every virtual's monitorfile (one ``MonitorFile`` per path)."""
-
-    def __init__(
-        self, log: Log, *, clock: Callable[[], float] = time.time,
-        pid: Callable[[], int] = os.getpid,
-    ) -> None:  # fmt: skip
-        self._log = log
-        self._clock = clock
-        self._pid = pid
-        self._files: dict[str, MonitorFile] = {}
-
-    def record(self, virtual: Virtual, real: Real, state: State, message: str | None) -> None:
-        """One logged check result of ``real`` in ``virtual``; nothing without monitorfile."""
-        if virtual.monitorfile is None:
-            return
-        file = self._files.get(virtual.monitorfile)
-        if file is None:
-            file = MonitorFile(virtual.monitorfile, self._log, clock=self._clock, pid=self._pid)
-            self._files[virtual.monitorfile] = file
-        file.write(real_id(virtual, real), state, message)

@@ -7,24 +7,14 @@ plain connect and says so in its reason, rather than being reported up unchecked
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
 from pyldirectord.checks.combined import Combined, Kind
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime.maintenance import MaintenanceDir
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    ok: bool
-    reason: str
-    elapsed: float
-    maintenance: bool = False
-    # The service's own check ran (not checktype=N's connect half, nor a stand-in connect):
-    # the monitorfile then carries its reply, as the reference's does (monitor.py).
-    negotiated: bool = False
 
 
 def timed_out(timeout: float) -> ProbeResult:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config, Globals
 from pyldirectord.notify.log import Log
+from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.daemon import DirectorService
 from pyldirectord.runtime.subinstances import SubInstances
 
@@ -18,8 +18,8 @@ def service_logging_to(path: Path) -> tuple[DirectorService, Config, Log]:
     config = Config(path="x.cf", globals=Globals(logfile=str(path)), virtuals=())
     log = Log.for_config(debug=False, supervised=False, logfile=str(path), cfgname="x.cf")
     context = DirectorContext(config=config, config_path="x.cf", cfgname="x.cf", debug=False,
-                              foreground=True, log=log.log, state_file=str(path) + ".json",
-                              sub_instances=SubInstances("true", (), log.log))  # fmt: skip
+                              foreground=True, log=log, state_file=str(path) + ".json",
+                              sub_instances=SubInstances("true", (), log))  # fmt: skip
     return DirectorService(context, lambda: None), config, log  # the daemon's Log is this one
 
 

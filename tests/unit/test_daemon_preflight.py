@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pyldirectord.core.ipvsops import IpvsUnavailable
 from pyldirectord.kernel import kmod
-from pyldirectord.kernel.ipvs import IpvsUnavailable
 from pyldirectord.runtime import daemon
 
 

@@ -12,13 +12,7 @@ import pytest
 
 from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, StreamSink
-from pyldirectord.notify.monitor import (
-    MonitorFile,
-    MonitorFiles,
-    escape_message,
-    monitor_line,
-    monitor_message,
-)
+from pyldirectord.notify.monitor import MonitorFile, escape_message, monitor_line
 
 # Tue Nov 24 19:12:11 2026 UTC
 T = float(calendar.timegm((2026, 11, 24, 19, 12, 11, 0, 0, 0)))
@@ -78,36 +72,3 @@ def test_file_appends_and_survives_write_errors(tmp_path: Path) -> None:
     os.mkdir(tmp_path / "missing")
     assert bad.write("x", "up", None)
 
-
-def test_monitor_files_by_virtual(tmp_path: Path) -> None:
-    import io
-
-    err = io.StringIO()
-    files = MonitorFiles(Log(StreamSink(err, stamped=False)), clock=lambda: T, pid=lambda: 7)
-    path = tmp_path / "web.monitor"
-    v = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80,
-                checktype="connect", monitorfile=str(path))  # fmt: skip
-    r = Real(line=2, host="10.0.0.1", port=80, forward="gate")
-    files.record(v, r, "up", None)
-    files.record(Virtual(line=5, family=4, protocol="tcp", host="192.0.2.2", port=80), r, "up", "x")
-    files.record(v, r, "down", "Server in maintenance")
-    assert path.read_text() == (
-        "[Tue Nov 24 19:12:11 2026] [7] connect tcp 10.0.0.1 80 1 gate /  [up] -\n"
-        "[Tue Nov 24 19:12:11 2026] [7] connect tcp 10.0.0.1 80 1 gate /  [down] "
-        "Server in maintenance\n"
-    )
-    assert err.getvalue() == ""
-
-
-def test_messages_are_the_ones_the_reference_passes() -> None:
-    # The HTTP family writes its status line either way, LDAP and DNS their "Success".
-    assert monitor_message("http", True, True, "200 OK") == "200 OK"
-    assert monitor_message("https", True, False, "503 Service Unavailable") == (
-        "503 Service Unavailable")  # fmt: skip
-    assert monitor_message("dns", True, True, "resolved") == "Success"
-    assert monitor_message("ldap", True, False, "Bind failed") == "Bind failed"
-    # Every other check passes none (written "-"), and so does checktype=N's connect half.
-    assert monitor_message("smtp", True, True, "220 mail ready") is None
-    assert monitor_message("none", True, False, "connect refused") is None
-    assert monitor_message("http", False, True, "connected") is None
-    assert monitor_message("http", True, False, "x", maintenance=True) == "Server in maintenance"

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import ip_address
 
+from pyldirectord.core.ipvsops import AddService, EditDest
 from pyldirectord.core.overrides import Overrides, detect, forget_failed, overlay
-from pyldirectord.core.reconcile import AddService, EditDest, apply, diff
+from pyldirectord.core.reconcile import apply, diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,
