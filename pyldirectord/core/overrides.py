@@ -19,7 +19,7 @@ Only reals are covered: services, deleted reals and deleted services are repaire
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from pyldirectord.core.ipvsops import AddService, DeleteDest, DeleteService, EditService, Op
 from pyldirectord.core.table import Dest, DestKey, IpvsTable, ServiceKey
@@ -74,3 +74,36 @@ def forget_failed(applied: IpvsTable, failed: Iterable[Op]) -> IpvsTable:
             key = op.dest if isinstance(op, DeleteDest) else op.dest.key
             dests.get(op.service, {}).pop(key, None)
     return IpvsTable(services, dests)
+
+
+class EditsByHand:
+    """The director's memory for the rule above: what its last pass left in the kernel, and
+    the edits it keeps. One pass: ``desired`` (the table to write, and the edits first seen
+    in it), then ``applied`` (what the kernel refused)."""
+
+    def __init__(self) -> None:
+        self._applied = IpvsTable()
+        self.kept: dict[OverrideKey, Dest] = {}
+
+    def reset(self) -> None:
+        """A reload: every edit ends, and nothing written before counts as ours."""
+        self._applied = IpvsTable()
+        self.kept = {}
+
+    def health_changed(self, service: ServiceKey, key: DestKey) -> None:
+        """The real's new state decides its weight again."""
+        self.kept.pop((service, key), None)
+
+    def desired(self, wanted: IpvsTable, actual: IpvsTable) -> tuple[IpvsTable, list[OverrideKey]]:
+        known = self.kept
+        desired, self.kept = overlay(wanted, actual, detect(actual, self._applied, known))
+        return desired, [edit for edit in self.kept if edit not in known]
+
+    def applied(self, desired: IpvsTable, failed: Collection[Op]) -> None:
+        self._applied = forget_failed(desired, failed) if failed else desired
+
+
+def kept_text(service: ServiceKey, dest: Dest) -> str:
+    """The one log line an edit by hand gets, when first seen."""
+    return (f"Kept edit by hand: ipvsadm -e {service} {dest.ipvsadm_args()} "
+            "(until the real's health changes or a reload)")  # fmt: skip

@@ -46,9 +46,9 @@ from pyldirectord.core.desired import (
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, State, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
-from pyldirectord.core.overrides import OverrideKey, detect, forget_failed, overlay
+from pyldirectord.core.overrides import EditsByHand, kept_text
 from pyldirectord.core.reconcile import diff
-from pyldirectord.core.table import Dest, DestKey, IpvsTable, ServiceKey
+from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey
 from pyldirectord.notify.fallbackcommand import FallbackMemory, InOrder, run_fallbackcommand
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile, monitor_entry
@@ -106,10 +106,7 @@ class Director:
         # Reals whose first check failed since the last pass: the reference logs each (spec 3.2).
         self._first_down: list[tuple[Virtual, Real]] = []
         self._written: set[tuple[ServiceKey, DestKey]] = set()  # reals written since (re)load
-        # What the last pass left in the kernel, and the reals an operator edited since
-        # (core/overrides.py: a manual drain holds until health changes or a reload).
-        self._applied = IpvsTable()
-        self._overrides: dict[OverrideKey, Dest] = {}
+        self._edits = EditsByHand()  # a manual drain holds until health changes or a reload
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
@@ -148,9 +145,7 @@ class Director:
             actual = await self._backend.read_table()
             self.health = seed_health(new, actual, self.health)
             self.config = new
-            # A reload re-applies every weight, as the reference's does: edits by hand end.
-            self._overrides.clear()
-            self._applied = IpvsTable()
+            self._edits.reset()  # a reload re-applies every weight, as the reference's does
             self._written.clear()
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
@@ -247,7 +242,7 @@ class Director:
         self.health[hkey] = outcome.health
         if outcome.changed:  # the new state's weight wins over an edit by hand
             key = service_key(virtual)
-            self._overrides.pop((key, service_dest(virtual, key, real, True).key), None)
+            self._edits.health_changed(key, service_dest(virtual, key, real, True).key)
             if before.state is State.UNKNOWN and not outcome.health.up:
                 self._first_down.append((virtual, real))
         self._log_soft(virtual, real.host, real.port, outcome, policy)
@@ -297,15 +292,14 @@ class Director:
             await self._reconcile_locked(actual, (self.config,))
 
     async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
-        wanted = desired_table(self.config, self.health, actual)
-        known = self._overrides
-        self._overrides = detect(actual, self._applied, known)
-        desired, self._overrides = overlay(wanted, actual, self._overrides)
-        self._log_new_overrides(known)
+        desired, noticed = self._edits.desired(desired_table(self.config, self.health, actual),
+                                               actual)  # fmt: skip
+        for service, key in noticed:
+            self._log.log(kept_text(service, desired.reals(service)[key]))
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
         failed = await self._apply(ops, changes, per_op=True)
-        self._applied = forget_failed(desired, failed) if failed else desired
+        self._edits.applied(desired, failed)
         self._written |= dests_of(op for op in ops if op not in failed)
         first_down, self._first_down = self._first_down, []
         self._report(first_down_changes(first_down, desired, self._written, self._loop.time()))
@@ -316,12 +310,6 @@ class Director:
         if self._state_file is not None:
             self._state_file.publish()
         self._log_overload()
-
-    def _log_new_overrides(self, known: Collection[OverrideKey]) -> None:
-        for (service, key), dest in self._overrides.items():
-            if (service, key) not in known:
-                self._log.log(f"Kept edit by hand: ipvsadm -e {service} {dest.ipvsadm_args()} "
-                              "(until the real's health changes or a reload)")  # fmt: skip
 
     def _log_overload(self) -> None:
         """One line when the director falls behind and one when it catches up (decisions.md:
@@ -375,5 +363,5 @@ class Director:
         return snapshot(
             self.config, self.health, self._desired, pid=os.getpid(), written_at=time.time(),
             wall_offset=time.time() - self._loop.time(), overloaded=self.overloaded,
-            by_hand=self._overrides.keys(),
+            by_hand=self._edits.kept.keys(),
         )  # fmt: skip

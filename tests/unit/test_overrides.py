@@ -7,7 +7,14 @@ from dataclasses import replace
 from ipaddress import ip_address
 
 from pyldirectord.core.ipvsops import AddService, EditDest
-from pyldirectord.core.overrides import Overrides, detect, forget_failed, overlay
+from pyldirectord.core.overrides import (
+    EditsByHand,
+    Overrides,
+    detect,
+    forget_failed,
+    kept_text,
+    overlay,
+)
 from pyldirectord.core.reconcile import apply, diff
 from pyldirectord.core.table import (
     AddressKey,
@@ -101,3 +108,28 @@ def test_a_refused_write_is_retried_not_taken_for_an_edit() -> None:
     assert A not in applied.reals(VIP) and B in applied.reals(VIP)
     assert detect(OURS, applied, {}) == {}  # the kernel still has 5: no edit, the op retries
     assert forget_failed(wanted, [AddService(Service(VIP))]).services == {}
+
+
+def test_edits_by_hand_over_passes_health_changes_and_a_reload() -> None:
+    edits = EditsByHand()
+    desired, noticed = edits.desired(OURS, IpvsTable())  # the first pass writes ours
+    edits.applied(desired, ())
+    assert (desired, noticed) == (OURS, [])
+    desired, noticed = edits.desired(OURS, DRAINED)  # the operator drained A
+    edits.applied(desired, ())
+    assert noticed == [(VIP, A)] and diff(DRAINED, desired, [VIP]) == []
+    assert kept_text(VIP, desired.reals(VIP)[A]) == (
+        f"Kept edit by hand: ipvsadm -e {VIP} -r {A} -m -w 0 "
+        "(until the real's health changes or a reload)")  # fmt: skip
+    desired, noticed = edits.desired(OURS, DRAINED)  # the next pass: kept, not news
+    edits.applied(desired, ())
+    assert noticed == [] and edits.kept.keys() == {(VIP, A)}
+    edits.health_changed(VIP, A)
+    desired, _ = edits.desired(OURS, DRAINED)
+    assert diff(DRAINED, desired, [VIP]) == [EditDest(VIP, Dest(A, Forwarding.MASQ, 5))]
+    edits.applied(desired, ())
+    desired, _ = edits.desired(OURS, DRAINED)  # drained again; a reload ends it
+    edits.applied(desired, ())
+    edits.reset()
+    desired, noticed = edits.desired(OURS, DRAINED)
+    assert noticed == [] and desired == OURS
