@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
 APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
-    libxml2-utils
+    libxml2-utils prometheus chromium
 # Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
 BENCH_APT_PACKAGES := keepalived
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
@@ -32,7 +32,8 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
-# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB.
+# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB,
+# Prometheus (scrapes /metrics in a test) and Chromium (renders the status page headless).
 apt: $(CACHE)/.apt
 $(CACHE)/.apt: Makefile
 	mkdir -p $(CACHE)

@@ -21,6 +21,7 @@ from pyldirectord.director import Director
 from pyldirectord.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
 from pyldirectord.lifecycle import DirectorContext
 from pyldirectord.log import Log
+from pyldirectord.observability import Observability
 from pyldirectord.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
@@ -58,17 +59,23 @@ class DirectorService:
         self._mailer = Mailer(context.config.globals, self._log)
         self._watcher: ConfigWatcher | None = None
         self._director: Director | None = None
+        self._observability: Observability | None = None
 
     async def start(self) -> None:
         await self._backend.open()
         await self._checkers.__aenter__()
         self._mailer.start()
         self._mailer.set_status("starting")
+        config = self._context.config
+        self._observability = Observability(self._log)
+        self._observability.configure(config)
         self._director = Director(
-            self._context.config, self._backend, self._checkers, self._log,
+            config, self._backend, self._checkers, self._log,
             notify=self._mailer.notify, state_path=self._context.state_file,
+            observer=self._observability.observers,
         )  # fmt: skip
         await self._director.start()
+        await self._observability.serve(config, self._director, self._mailer)
         self._mailer.set_status("running")
         # Watched always: the reference reports a changed file even without autoreload.
         self._watcher = ConfigWatcher(self._context.config_path, self._changed_on_disk)
@@ -77,13 +84,18 @@ class DirectorService:
         assert self._director is not None
         self._mailer.set_status("reloading")
         self._mailer.reconfigure(new)
+        assert self._observability is not None
+        self._observability.configure(new)
         await self._director.reload(new)
+        await self._observability.serve(new, self._director, self._mailer)
         self._mailer.set_status("running")
 
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.close()
         self._mailer.set_status("stopping")
+        if self._observability is not None:
+            await self._observability.close()
         if self._director is not None:
             await self._director.stop()
         await self._mailer.close()

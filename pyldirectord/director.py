@@ -43,6 +43,7 @@ from pyldirectord.ipvs import IpvsApplyError
 from pyldirectord.log import Log
 from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.monitor import MonitorFile
+from pyldirectord.observer import Observer, Observers, Transition, check_label
 from pyldirectord.prober import Prober, ProbeResult, timed_out
 from pyldirectord.probes import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.reconcile import DeleteService, Op, diff
@@ -84,6 +85,7 @@ class Director:
         notify: Callable[[RealEvent], None] | None = None,
         state_path: str | None = None,
         concurrency: int = 1000,
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.health: dict[HealthKey, RealHealth] = {}
@@ -110,6 +112,8 @@ class Director:
         self._state_pending: asyncio.TimerHandle | None = None
         self._state_desired: IpvsTable | None = None
         self._logged_overload = False
+        self._observer: Observer = observer or Observers()
+        self._check_labels: dict[str, str] = {}  # plan key -> check_label, for the observer
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -172,10 +176,19 @@ class Director:
     def overloaded(self) -> bool:
         return self._scheduler.overloaded
 
+    @property
+    def scheduler(self) -> Scheduler[ProbeResult]:
+        """For the metrics and the watchdog: lag, inconclusive results, progress."""
+        return self._scheduler
+
     # ------------------------------------------------------------------ checks
 
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)
+        self._check_labels = {
+            key: check_label(plan.spec, plan.combined_connects is not None)
+            for key, plan in self._plans.items()
+        }
         self._watch_maintenance(config.globals.maintenancedir)
         self._monitors = {
             v.monitorfile: self._monitors.get(v.monitorfile)
@@ -219,7 +232,9 @@ class Director:
         plan = self._plans.get(key)
         if plan is None:
             return  # a result for a real a reload just removed
-        seen = Observation(result.ok, result.reason, at, result.maintenance)
+        if not result.maintenance:
+            self._observer.checked(self._check_labels[key], result.ok, result.elapsed)
+        seen = Observation(result.ok, result.reason, at, result.maintenance, result.elapsed)
         changed = False
         for member in plan.members:
             changed |= self._observe(member, seen)
@@ -237,9 +252,16 @@ class Director:
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, policy)
+        before = self.health.get(hkey, RealHealth())
+        outcome = observe(before, seen, policy)
         self.health[hkey] = outcome.health
         self._log_soft(virtual, real.host, real.port, outcome, policy)
+        if outcome.changed:
+            after = outcome.health
+            self._observer.transition(Transition(
+                time.time(), hkey[0], hkey[1], before.state.value, after.state.value,
+                after.reason, after.latency,
+            ))  # fmt: skip
         return outcome.changed
 
     def _log_soft(
@@ -327,6 +349,7 @@ class Director:
         except Exception as error:  # nothing is known to be applied; the next pass retries
             self._log.log(f"IPVS: {error}")
             failed = ops
+        self._observer.applied(len(ops) - len(failed), len(failed))
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         for change in changes:
@@ -381,6 +404,17 @@ class Director:
 
     def _write_state_file(self, desired: IpvsTable) -> None:
         assert self._state_path is not None
+        state = self._snapshot(desired)
+        try:
+            write_state(self._state_path, state)
+        except OSError as error:
+            self._log.log(f"cannot write state file {self._state_path}: {error.strerror}")
+
+    def snapshot(self) -> DirectorState:
+        """What the state file shows, as of now (the table of the newest pass): for `/status`."""
+        return self._snapshot(self._state_desired or IpvsTable())
+
+    def _snapshot(self, desired: IpvsTable) -> DirectorState:
         offset = time.time() - self._loop.time()
         virtuals = []
         for virtual in self.config.virtuals:
@@ -392,12 +426,9 @@ class Director:
                 live = desired.reals(key).get(dest)
                 when = None if health.last_check is None else health.last_check + offset
                 weight = 0 if live is None else live.weight
-                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason))
+                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason,
+                                       health.latency))  # fmt: skip
             virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
-        state = DirectorState(
+        return DirectorState(
             os.getpid(), self.config.path, time.time(), tuple(virtuals), self.overloaded
         )
-        try:
-            write_state(self._state_path, state)
-        except OSError as error:
-            self._log.log(f"cannot write state file {self._state_path}: {error.strerror}")

@@ -26,6 +26,7 @@ class RealHealth:
     last_check: float | None = None
     reason: str = "not checked yet"
     maintenance: bool = False
+    latency: float | None = None  # seconds the last check took (for the status page)
 
     @property
     def up(self) -> bool:
@@ -46,6 +47,7 @@ class Observation:
     reason: str
     at: float
     maintenance: bool = False
+    latency: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,8 @@ def adopted() -> RealHealth:
 
 
 def observe(health: RealHealth, seen: Observation, policy: Policy) -> Outcome:
-    checked = replace(health, last_check=seen.at, reason=seen.reason, maintenance=seen.maintenance)
+    checked = replace(health, last_check=seen.at, reason=seen.reason, maintenance=seen.maintenance,
+                      latency=seen.latency)  # fmt: skip
     if seen.maintenance:
         # Maintenance is a forced transition: it ignores failurecount (spec 3.7).
         return _go(checked, State.DOWN, seen.at, health.state is not State.DOWN)

@@ -7,10 +7,12 @@ reference's first line. Schema version 1::
      "written_at": 1764078000.5, "overloaded": false,
      "virtuals": [{"virtual": "tcp:192.168.6.240:80",
                    "reals": [{"real": "10.0.0.1:80", "state": "up", "weight": 1,
-                              "last_check": 1764077999.9, "reason": "HTTP 200"}]}]}
+                              "last_check": 1764077999.9, "reason": "HTTP 200",
+                              "latency": 0.004}]}]}
 
 ``state`` is the operator's word: ``up``, ``down`` (weight 0 or removed), ``fallback``,
-``unchecked``. ``last_check`` is a Unix time or null before the first result.
+``unchecked``. ``last_check`` is a Unix time or null before the first result; ``latency`` the
+seconds that check took (null before it; readers of older files take it as absent).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class RealState:
     weight: int
     last_check: float | None
     reason: str
+    latency: float | None = None  # seconds the last check took; absent in older files
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,8 @@ def to_json(state: DirectorState) -> str:
 
 def _real_document(real: RealState) -> dict[str, Any]:
     return {"real": real.real, "state": real.state, "weight": real.weight,
-            "last_check": real.last_check, "reason": real.reason}  # fmt: skip
+            "last_check": real.last_check, "reason": real.reason,
+            "latency": real.latency}  # fmt: skip
 
 
 def _virtual_json(virtual: VirtualState) -> str:
@@ -96,6 +100,7 @@ def _real_from(item: dict[str, Any]) -> RealState:
         weight=int(item["weight"]),
         last_check=None if last_check is None else float(last_check),
         reason=str(item.get("reason", "")),
+        latency=None if item.get("latency") is None else float(item["latency"]),
     )
 
 

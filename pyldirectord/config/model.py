@@ -154,6 +154,10 @@ class Globals:
     smtp: str | None = None
     maintenancedir: str | None = None
     risecount: int | None = None  # pyldirectord extension
+    # pyldirectord extensions (docs/observability.md): the HTTP status/metrics listener and
+    # the JSON-lines health-event log; both off unless set.
+    statusaddress: tuple[str, int] | None = None
+    eventlog: str | None = None
     # Every global fallback/fallback6 line in file order: the reference resolves each one at
     # its line, even one that a later line overrides.
     fallback_lines: tuple[Fallback, ...] = ()
