@@ -24,9 +24,9 @@ p.meta { color: #555; margin-top: 0; }
 p.overloaded { background: #fde2b3; padding: 0.4em; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.3em 0.7em; border-bottom: 1px solid #ddd; }
-th { background: #f0f0f0; }
+th { background: #f0f0f0; white-space: nowrap; }
 td.virtual { font-weight: bold; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.up { color: #fff; background: #2e8b3a; }
 td.down { color: #fff; background: #c0392b; }
 td.unknown { background: #ccc; }

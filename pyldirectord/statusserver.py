@@ -67,8 +67,10 @@ class CachedSnapshot:
     real changed state since (``generation`` moved), so that a scrape never shows a state
     older than the transition counter beside it."""
 
-    def __init__(self, take: Callable[[], DirectorState], clock: Callable[[], float],
-                 generation: Callable[[], int], max_age: float = SNAPSHOT_MAX_AGE) -> None:  # fmt: skip
+    def __init__(
+        self, take: Callable[[], DirectorState], clock: Callable[[], float],
+        generation: Callable[[], int], max_age: float = SNAPSHOT_MAX_AGE,
+    ) -> None:  # fmt: skip
         self._take = take
         self._clock = clock
         self._generation = generation
