@@ -22,6 +22,7 @@ from pyldirectord.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
 from pyldirectord.lifecycle import DirectorContext
 from pyldirectord.log import Log
 from pyldirectord.observability import Observability
+from pyldirectord.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
 from pyldirectord.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
@@ -50,8 +51,13 @@ def as_log(log: Callable[[str], None]) -> Log:
 class DirectorService:
     """``asyncrunner.AsyncDirector``: start, reload and stop the whole daemon body."""
 
-    def __init__(self, context: DirectorContext, autoreload: Callable[[], None]) -> None:
+    def __init__(
+        self, context: DirectorContext, autoreload: Callable[[], None],
+        systemd: SystemdNotifier | None = None,
+    ) -> None:  # fmt: skip
         self._context = context
+        self._systemd = systemd
+        self._watchdog: CheckWatchdog | None = None
         self._autoreload = autoreload
         self._log = as_log(context.log)
         self._backend = Ipvs()
@@ -77,20 +83,40 @@ class DirectorService:
         await self._director.start()
         await self._observability.serve(config, self._director, self._mailer)
         self._mailer.set_status("running")
+        self._notify_ready()
         # Watched always: the reference reports a changed file even without autoreload.
         self._watcher = ConfigWatcher(self._context.config_path, self._changed_on_disk)
+
+    def _notify_ready(self) -> None:
+        """systemd (Type=notify): ready now that the table is programmed; the watchdog pings
+        only while checks keep ending (sdnotify.judge)."""
+        if self._systemd is None or self._director is None:
+            return
+        self._systemd.send("READY=1", "STATUS=checks running")
+        if self._systemd.watchdog is not None:
+            loop = asyncio.get_running_loop()
+            self._watchdog = CheckWatchdog(self._systemd, self._director.scheduler, loop.time)
+            self._watchdog.start()
 
     async def reload(self, new: Config) -> None:
         assert self._director is not None
         self._mailer.set_status("reloading")
+        if self._systemd is not None:
+            self._systemd.send(*reloading())
         self._mailer.reconfigure(new)
         assert self._observability is not None
         self._observability.configure(new)
         await self._director.reload(new)
         await self._observability.serve(new, self._director, self._mailer)
         self._mailer.set_status("running")
+        if self._systemd is not None:
+            self._systemd.send("READY=1")
 
     async def stop(self) -> None:
+        if self._systemd is not None:
+            self._systemd.send("STOPPING=1")
+        if self._watchdog is not None:
+            await self._watchdog.close()
         if self._watcher is not None:
             self._watcher.close()
         self._mailer.set_status("stopping")
@@ -133,12 +159,17 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     """``lifecycle.Hooks.make_director`` for production: the kernel's table over netlink."""
 
     async def build(built_for: DirectorContext) -> DirectorService:
-        return DirectorService(built_for, runner.request_autoreload)
+        return DirectorService(built_for, runner.request_autoreload, systemd)
 
     # Checked here, before the daemon reports ready, so that `start` prints it and exits 1
     # instead of the daemon dying unseen after a successful-looking start.
     if not os.path.exists(IPVS_PROC):
         raise IpvsUnavailable(NOT_LOADED)
+    # Before the daemon reports ready, so before `start` (systemd's main process) exits: from
+    # here systemd watches this process (NotifyAccess=all in contrib/systemd).
+    systemd = SystemdNotifier.from_environ(os.environ)
+    if systemd is not None:
+        systemd.send(mainpid())
 
     runner = AsyncRunner(context, build, load)
     return runner
