@@ -92,10 +92,12 @@ class DirectorService:
         only while checks keep ending (sdnotify.judge)."""
         if self._systemd is None or self._director is None:
             return
-        self._systemd.send("READY=1", "STATUS=checks running")
+        status = "checks running"
+        self._systemd.send("READY=1", f"STATUS={status}")
         if self._systemd.watchdog is not None:
             loop = asyncio.get_running_loop()
-            self._watchdog = CheckWatchdog(self._systemd, self._director.scheduler, loop.time)
+            self._watchdog = CheckWatchdog(self._systemd, self._director.scheduler, loop.time,
+                                           status)  # fmt: skip
             self._watchdog.start()
 
     async def reload(self, new: Config) -> None:

@@ -98,12 +98,13 @@ class CheckWatchdog:
     ``STATUS=`` line whenever the verdict's text changes."""
 
     def __init__(self, notifier: SystemdNotifier, progress: Progress,
-                 clock: Callable[[], float]) -> None:  # fmt: skip
+                 clock: Callable[[], float], shown_status: str = "") -> None:  # fmt: skip
         assert notifier.watchdog is not None
         self._notifier = notifier
         self._progress = progress
         self._clock = clock
         self._period = notifier.watchdog / 2  # systemd's advice: ping at half the timeout
+        self._shown_status = shown_status  # the STATUS= systemd shows already
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -117,7 +118,7 @@ class CheckWatchdog:
 
     async def _run(self) -> None:
         ended = self._progress.completed
-        status = ""
+        status = self._shown_status
         while True:
             now_ended = self._progress.completed
             verdict = judge(ended, now_ended, self._progress.overdue(self._clock()),
