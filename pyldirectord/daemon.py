@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Callable
 
+from pyldirectord import preflight
 from pyldirectord.alerts import Mailer
 from pyldirectord.asyncrunner import AsyncRunner
 from pyldirectord.checks.registry import Checkers
@@ -73,6 +74,8 @@ class DirectorService:
         self._mailer.start()
         self._mailer.set_status("starting")
         config = self._context.config
+        for warning in preflight.warnings(config, preflight.read_facts()):
+            self._log.log(preflight.log_line(warning))
         self._observability = Observability(self._log)
         self._observability.configure(config)
         self._director = Director(

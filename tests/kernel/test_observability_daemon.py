@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -52,20 +53,46 @@ def get(url: str) -> str:
 
 
 class Systemd:
+    """The notify socket, read at once by a thread as systemd does: a unix datagram queue
+    holds only net.unix.max_dgram_qlen (10) messages, then the daemon's sends are dropped."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.socket.bind(str(path))
-        self.socket.settimeout(DEADLINE)
-        self.seen: list[list[str]] = []
+        self.socket.settimeout(0.5)
+        self._messages: list[list[str]] = []
+        self._read = 0
+        self._arrived = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closed:
+            try:
+                data = self.socket.recv(4096)
+            except TimeoutError:
+                continue
+            with self._arrived:
+                self._messages.append(data.decode().split("\n"))
+                self._arrived.notify_all()
 
     def until(self, field: str) -> list[str]:
-        """Messages up to the first with a field starting with ``field``; that message."""
-        while True:
-            message = self.socket.recv(4096).decode().split("\n")
-            self.seen.append(message)
-            if any(item.startswith(field) for item in message):
-                return message
+        """The next message with a field starting with ``field`` (those before it skipped)."""
+        with self._arrived:
+            while True:
+                for index in range(self._read, len(self._messages)):
+                    if any(item.startswith(field) for item in self._messages[index]):
+                        self._read = index + 1
+                        return self._messages[index]
+                self._read = len(self._messages)
+                assert self._arrived.wait(DEADLINE), f"no {field} within {DEADLINE:.0f}s"
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join()
+        self.socket.close()
 
 
 @contextmanager
@@ -120,6 +147,7 @@ def config_text(lab: topology.Lab, directory: Path, port: int) -> str:
         f"statusaddress=127.0.0.1:{port}\neventlog={directory / 'events.jsonl'}\n"
         f"virtual={topology.VIP}:80\n{reals}"
         '    service=http\n    request="/"\n    receive="real"\n    scheduler=rr\n'
+        "    persistent=60\n"  # for preflight: quiescent=yes with persistence
     )
 
 
@@ -182,4 +210,9 @@ def test_daemon_metrics_status_event_log_and_systemd(
         victim.set_mode("ok")
         print((tmp_path / "ldirectord.log").read_text())
     assert systemd.until("STOPPING=1") == ["STOPPING=1"]
+    systemd.close()
+    expire = Path("/proc/sys/net/ipv4/vs/expire_quiescent_template").read_text().strip()
+    log = (tmp_path / "ldirectord.log").read_text()
+    warned = "Preflight warning (line 8): quiescent=yes with persistence" in log
+    assert warned == (expire == "0"), log
     print(f"e2e observability: prometheus showed the transition {seen:.1f}s after the 503")
