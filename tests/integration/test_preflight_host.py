@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord.cli import main
-from pyldirectord.preflight import IPVS_PROC, OnLink, conn_tab_size, read_facts
+from pyldirectord.cli.main import main
+from pyldirectord.runtime.preflight import IPVS_PROC, OnLink, conn_tab_size, read_facts
 
 
 def sysctl(name: str) -> int | None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import checkconfig
-from pyldirectord.checkconfig import Environment, environment_warnings, find_config
-from pyldirectord.cli import EXIT_USAGE, main
+from pyldirectord.cli import checkconfig
+from pyldirectord.cli.checkconfig import Environment, environment_warnings, find_config
+from pyldirectord.cli.main import EXIT_USAGE, main
 from pyldirectord.config.parser import parse
-from pyldirectord.preflight import HostFacts
+from pyldirectord.runtime.preflight import HostFacts
 
 GOOD = "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=connect\n"
 

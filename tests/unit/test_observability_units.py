@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pyldirectord.eventlog import EventLog, append, event_line
-from pyldirectord.metrics import LiveValues, Metrics
-from pyldirectord.observer import Observers, Transition
-from pyldirectord.statefile import DirectorState, RealState, VirtualState
-from pyldirectord.statuspage import render_page
-from pyldirectord.statusserver import CachedSnapshot
+from pyldirectord.core.observer import Observers, Transition
+from pyldirectord.notify.eventlog import EventLog, append, event_line
+from pyldirectord.notify.metrics import LiveValues, Metrics
+from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState
+from pyldirectord.notify.statuspage import render_page
+from pyldirectord.notify.statusserver import CachedSnapshot
 
 NOW = 1_764_600_000.0
 STATE = DirectorState(

@@ -7,7 +7,7 @@ import ipaddress
 
 from pyldirectord.config.model import Config, Diagnostic, Globals, Real, Virtual
 from pyldirectord.config.parser import parse
-from pyldirectord.preflight import (
+from pyldirectord.runtime.preflight import (
     HostFacts,
     OnLink,
     advised_bits,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pyldirectord.sdnotify import SystemdNotifier, judge
+from pyldirectord.notify.sdnotify import SystemdNotifier, judge
 
 
 def test_no_check_overdue_is_healthy_even_without_progress() -> None:

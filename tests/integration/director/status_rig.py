@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.registry import Checkers
 
+from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
-from pyldirectord.director import Director
-from pyldirectord.log import Log
-from pyldirectord.observability import Observability
+from pyldirectord.notify.log import Log
+from pyldirectord.notify.observability import Observability
+from pyldirectord.runtime.director import Director
 
 DEADLINE = 30.0
 VIP = "192.0.2.80"

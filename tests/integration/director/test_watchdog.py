@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyldirectord.scheduler import Scheduler, Unit
-from pyldirectord.sdnotify import CheckWatchdog, SystemdNotifier
+from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier
+from pyldirectord.runtime.scheduler import Scheduler, Unit
 
 DEADLINE = 30.0
 WATCHDOG = 0.4  # WatchdogSec: pings every 0.2 s

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from config_helpers import error_of, parsed
 
-from pyldirectord.cli import main
+from pyldirectord.cli.main import main
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from html import escape
 
-from pyldirectord.statefile import DirectorState, RealState
+from pyldirectord.notify.statefile import DirectorState, RealState
 
 REFRESH_SECONDS = 5
 # CSS classes by state; a state we do not know gets none (never the raw text as a class).

@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pyldirectord.observer import Transition
-from pyldirectord.statefile import DirectorState
+from pyldirectord.core.observer import Transition
+from pyldirectord.notify.statefile import DirectorState
 
 PREFIX = "pyldirectord"
 # Check latency buckets (seconds): a healthy loopback check takes ~1 ms, a LAN one a few ms,

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pyldirectord.observer import Transition
+from pyldirectord.core.observer import Transition
 
 QUEUE_SIZE = 10_000
 FILE_MODE = 0o640

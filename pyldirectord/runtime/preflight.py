@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyldirectord.config.model import Config, Diagnostic, effective_quiescent
-from pyldirectord.probes import check_plans
+from pyldirectord.core.checkplan import check_plans
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from pyldirectord import preflight
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config, Diagnostic, check_name
 from pyldirectord.config.resolve import check_append_no_create, load
-from pyldirectord.preflight import HostFacts
+from pyldirectord.runtime import preflight
+from pyldirectord.runtime.preflight import HostFacts
 
 EXIT_OK = 0
 EXIT_INVALID = 1

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from pyldirectord.config.model import Config
-from pyldirectord.eventlog import EventLog
-from pyldirectord.log import Log
-from pyldirectord.metrics import Metrics
-from pyldirectord.observer import Observer, Observers
-from pyldirectord.statusserver import MailCounts, Observed, StatusServer
+from pyldirectord.core.observer import Observer, Observers
+from pyldirectord.notify.eventlog import EventLog
+from pyldirectord.notify.log import Log
+from pyldirectord.notify.metrics import Metrics
+from pyldirectord.notify.statusserver import MailCounts, Observed, StatusServer
 
 
 class Observability:

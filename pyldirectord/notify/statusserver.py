@@ -20,9 +20,9 @@ from typing import Protocol
 
 from aiohttp import web
 
-from pyldirectord.metrics import LiveValues, Metrics
-from pyldirectord.statefile import DirectorState, to_json
-from pyldirectord.statuspage import render_page
+from pyldirectord.notify.metrics import LiveValues, Metrics
+from pyldirectord.notify.statefile import DirectorState, to_json
+from pyldirectord.notify.statuspage import render_page
 
 SNAPSHOT_MAX_AGE = 1.0  # seconds a snapshot is served again before a new one is taken
 # The classic text format, which generate_latest writes (legacy names) and every Prometheus
