@@ -156,6 +156,11 @@ def _g_risecount(state: State, line: Global, match: re.Match[str]) -> Updates:
     return {"risecount": values.count(match.group(1), "invalid rise count")}
 
 
+def _g_drain(state: State, line: Global, match: re.Match[str]) -> Updates:
+    state.quirk(line.number, EXTENSION.format("drain"))
+    return {"drain": values.count(match.group(1), "invalid drain time")}
+
+
 def _g_statusaddress(state: State, line: Global, match: re.Match[str]) -> Updates:
     state.quirk(line.number, EXTENSION.format("statusaddress"))
     return {"statusaddress": values.listen_address(match.group(1))}
@@ -196,5 +201,6 @@ GLOBAL_TABLE: tuple[tuple[re.Pattern[str], GlobalHandler], ...] = (
     (_p(r"^maintenancedir\s*=\s*(.*)"), _g_maintenancedir),
     (_p(r"^risecount\s*=\s*(.*)"), _g_risecount),
     (_p(r"^statusaddress\s*=\s*(.*)"), _g_statusaddress),
+    (_p(r"^drain\s*=\s*(.*)"), _g_drain),
     (_p(r"^eventlog\s*=\s*(.*)"), _g_eventlog),
 )  # fmt: skip

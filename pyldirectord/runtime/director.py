@@ -310,7 +310,7 @@ class Director:
             await self._reconcile_locked(actual, (self.config,))
 
     async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
-        desired = desired_table(self.config, self.health, actual)
+        desired = desired_table(self.config, self.health, actual, now=self._loop.time())
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
         await self._apply(ops, changes, per_op=True)

@@ -65,3 +65,12 @@ def test_check_config_warns_both_are_extensions(
     for line, name in ((1, "statusaddress"), (2, "eventlog")):
         assert (f"{path}:{line}: warning: {name} is a pyldirectord extension, not understood by "
                 "the Perl ldirectord") in err  # fmt: skip
+
+
+def test_drain_is_an_extension_global_or_per_virtual() -> None:
+    config = parsed("drain=20\nvirtual=127.0.0.1:80\n\treal=127.0.0.2:80 masq\n\tdrain=5\n")
+    assert config.globals.drain == 20 and config.virtuals[0].drain == 5
+    assert [q.message for q in config.quirks] == [
+        "drain is a pyldirectord extension, not understood by the Perl ldirectord"] * 2
+    error = error_of("drain=soon\n")
+    assert (error.line, error.one_line) == (1, "invalid drain time")
