@@ -33,7 +33,8 @@ class Observability:
             self.metrics = Metrics()
         path = globals_.eventlog
         if self.eventlog is not None and self.eventlog.path != path:
-            self.eventlog.close()
+            # its writer finishes the queued lines in a worker, never in the loop
+            self._loop.run_in_executor(None, self.eventlog.close)
             self.eventlog = None
         if path is not None and self.eventlog is None:
             self.eventlog = EventLog(path, self._report)
