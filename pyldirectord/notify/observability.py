@@ -25,6 +25,7 @@ class Observability:
         self.metrics: Metrics | None = None  # kept across reloads: counters never go back
         self.eventlog: EventLog | None = None
         self._server: StatusServer | None = None
+        self._closing: list[asyncio.Future[None]] = []  # event logs a reload replaced
 
     def configure(self, config: Config) -> None:
         """The observers ``config`` asks for (before the director starts or reloads)."""
@@ -34,7 +35,7 @@ class Observability:
         path = globals_.eventlog
         if self.eventlog is not None and self.eventlog.path != path:
             # its writer finishes the queued lines in a worker, never in the loop
-            self._loop.run_in_executor(None, self.eventlog.close)
+            self._closing.append(self._loop.run_in_executor(None, self.eventlog.close))
             self.eventlog = None
         if path is not None and self.eventlog is None:
             self.eventlog = EventLog(path, self._report)
@@ -69,6 +70,8 @@ class Observability:
         if self.eventlog is not None:
             await asyncio.to_thread(self.eventlog.close)
             self.eventlog = None
+        await asyncio.gather(*self._closing)
+        self._closing = []
         self.observers.set(())
 
     def _report(self, message: str) -> None:
