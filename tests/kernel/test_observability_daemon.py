@@ -1,7 +1,8 @@
 """The daemon's observability in the sandbox kernel: `pyldirectord CONFIG start` with
 statusaddress= and eventlog= on, under a notify socket the test binds as systemd would. A real
 Prometheus (Debian's) scrapes /metrics every second and its query API shows the transition
-after a real starts failing; /status and / show it; the event log has its line; systemd's
+after a real starts failing; /status and / show it, and headless Chromium renders the page;
+the event log has its line; systemd's
 messages come: MAINPID (the daemon), READY=1, WATCHDOG=1, STOPPING=1."""
 
 from __future__ import annotations
@@ -151,6 +152,25 @@ def config_text(lab: topology.Lab, directory: Path, port: int) -> str:
     )
 
 
+def chromium(profile: Path, url: str) -> str:
+    """Headless Chromium renders ``url``: the DOM it built; its screenshot is kept as an
+    artefact (build/status-page-sandbox.png, the daemon's page over the sandbox's lab)."""
+    artefact = Path(__file__).resolve().parents[2] / "build" / "status-page-sandbox.png"
+    artefact.parent.mkdir(exist_ok=True)
+    profile.mkdir()
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--window-size=1100,250",
+         "--hide-scrollbars", f"--screenshot={artefact}", "--dump-dom", url],
+        capture_output=True, text=True, check=False,
+        timeout=8 * DEADLINE,  # about 50 s to start on the sandbox's one vCPU: catches hangs
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    print(f"status page screenshot: {artefact}")
+    return done.stdout
+
+
 def cli(config: Path, action: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run([BINARY, str(config), action], capture_output=True, text=True,
                           timeout=60, check=False, env=env)  # fmt: skip
@@ -158,7 +178,8 @@ def cli(config: Path, action: str, env: dict[str, str] | None = None) -> str:
     return done.stderr
 
 
-@pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus (make apt)")
+@pytest.mark.skipif(PROMETHEUS is None or shutil.which("chromium") is None,
+                    reason="needs Debian's prometheus and chromium (make apt)")
 def test_daemon_metrics_status_event_log_and_systemd(
     lab: topology.Lab, clean_table: None, tmp_path: Path
 ) -> None:
@@ -199,6 +220,10 @@ def test_daemon_metrics_status_event_log_and_systemd(
         assert live_weights()[f"{victim.address}:80"] == 0
         page = get(f"{base}/")
         assert f'<td>{victim.address}:80</td><td class="down">down</td>' in page
+        dom = chromium(tmp_path / "chromium", f"{base}/")
+        for real in lab.reals:
+            state = "down" if real is victim else "up"
+            assert f'<td>{real.address}:80</td><td class="{state}">{state}</td>' in dom
         events = [json.loads(line)
                   for line in (tmp_path / "events.jsonl").read_text().splitlines()]  # fmt: skip
         downs = [e for e in events if e["new"] == "down"]

@@ -56,11 +56,11 @@ async def failed_real(rig: Rig) -> str:
 async def test_chromium_renders_the_status_page(tmp_path: Path) -> None:
     async with running_director(tmp_path) as rig:
         victim = await failed_real(rig)
-        dom = (await chromium(tmp_path / "dom", "--dump-dom", rig.base + "/")).decode()
         ARTEFACT.parent.mkdir(exist_ok=True)
         ARTEFACT.unlink(missing_ok=True)
-        await chromium(tmp_path / "shot", f"--screenshot={ARTEFACT}", "--window-size=1100,250",
-                       "--hide-scrollbars", rig.base + "/")  # fmt: skip
+        dom = (await chromium(tmp_path / "profile", "--dump-dom", f"--screenshot={ARTEFACT}",
+                              "--window-size=1100,250", "--hide-scrollbars",
+                              rig.base + "/")).decode()  # fmt: skip
     for real in rig.reals:
         state = "down" if real.address == victim else "up"
         assert f'<td>{real.address}</td><td class="{state}">{state}</td>' in dom
