@@ -9,7 +9,8 @@ from ipaddress import ip_address
 from pyldirectord.config.model import Config, Globals, Real, Virtual, effective_drain
 from pyldirectord.core.desired import desired_table, health_key
 from pyldirectord.core.health import RealHealth, State
-from pyldirectord.core.reconcile import DeleteDest, EditDest, diff
+from pyldirectord.core.ipvsops import DeleteDest, EditDest
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import AddressKey, Dest, DestKey, Forwarding, IpvsTable, Protocol
 
 WEB = Virtual(
