@@ -5,8 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
+# The servers the negotiate checks are tested against (each test starts its own instance on
+# loopback; the system instances their packages may start are never used).
+SERVICE_APT_PACKAGES := vsftpd dovecot-core dovecot-imapd dovecot-pop3d slapd ldap-utils \
+    postgresql freeradius freeradius-utils kamailio
 APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
-    libxml2-utils
+    libxml2-utils $(SERVICE_APT_PACKAGES)
 # Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
 BENCH_APT_PACKAGES := keepalived
 SOURCES := $(sort $(wildcard pyldirectord/*.py pyldirectord/*/*.py checks/*.py))
@@ -32,7 +36,8 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES) Makefile
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
-# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB.
+# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB and
+# the other servers of the negotiate checks.
 apt: $(CACHE)/.apt
 $(CACHE)/.apt: Makefile
 	mkdir -p $(CACHE)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from pyldirectord.checksupport import require_supported_checks
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import (
     Config,
@@ -123,7 +124,8 @@ def parse_and_resolve(
     file_check: FileCheck = check_append,
     hostname: str | None = None,
 ) -> Config:
-    """Parse then resolve; on a parse error, report a resolution error that comes first."""
+    """Parse then resolve; on a parse error, report a resolution error that comes first.
+    A config whose checks cannot run is refused last (``checksupport``)."""
     try:
         config = parse_bytes(data, file, hostname=hostname)
     except ConfigError as error:
@@ -131,7 +133,7 @@ def parse_and_resolve(
             resolve(error.partial, lookups=lookups, file_check=file_check,
                     open_virtual=error.open_virtual)  # fmt: skip
         raise
-    return resolve(config, lookups=lookups, file_check=file_check)
+    return require_supported_checks(resolve(config, lookups=lookups, file_check=file_check))
 
 
 @dataclass
