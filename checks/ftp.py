@@ -62,5 +62,6 @@ async def _retrieve(target: Target, spec: CheckSpec) -> Outcome:
 
 def _reply(err: aioftp.StatusCodeError) -> str:
     codes = ",".join(str(code) for code in err.received_codes)
-    info = err.info if isinstance(err.info, str) else " ".join(err.info)
+    lines = [err.info] if isinstance(err.info, str) else err.info
+    info = " ".join(line.strip() for line in lines)
     return f"{codes} {info}".strip()

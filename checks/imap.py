@@ -28,15 +28,21 @@ def session(target: Target, spec: CheckSpec) -> Outcome:
         else:
             client = imaplib.IMAP4(target.ip, target.port, timeout=timeout)
     except imaplib.IMAP4.error as err:
-        return False, f"IMAP greeting: {err}"
+        return False, f"IMAP greeting: {_text(err)}"
     try:
         greeting = client.welcome.decode("utf-8", "replace")
         if spec.login:
             client.login(spec.login, spec.passwd)
         client.logout()
     except imaplib.IMAP4.error as err:
-        return False, f"IMAP {err}"
+        return False, f"IMAP {_text(err)}"
     finally:
         with contextlib.suppress(OSError):
             client.shutdown()
     return True, f"logged in as {spec.login}" if spec.login else greeting
+
+
+def _text(err: imaplib.IMAP4.error) -> str:
+    """imaplib raises with the server's bytes, or its own text."""
+    reply = err.args[0] if err.args else ""
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
