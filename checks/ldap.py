@@ -11,6 +11,7 @@ the library's socket operations by negotiatetimeout, and what the server sends b
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import socket
 import ssl
@@ -66,7 +67,8 @@ def session(target: Target, spec: CheckSpec) -> Outcome:
                           tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)  # fmt: skip
     credentials = (spec.login, spec.passwd) if spec.login and spec.passwd else (None, None)
     connection = ldap3.Connection(server, user=credentials[0], password=credentials[1],
-                                  receive_timeout=timeout, read_only=True,
+                                  # ldap3 packs it as whole seconds (SO_RCVTIMEO)
+                                  receive_timeout=max(1, math.ceil(timeout)), read_only=True,
                                   raise_exceptions=False)  # fmt: skip
     try:
         return _bind_and_search(connection, spec, pattern)
