@@ -51,10 +51,20 @@ def local_address(target: Target) -> str:
         return str(probe.getsockname()[0])
 
 
+class ConnectedClient(Client):  # type: ignore[misc]  # pyrad is untyped
+    """pyrad's client on a connected socket, as the reference's was: an ICMP port unreachable
+    (nothing listens) then ends the wait at once as ECONNREFUSED instead of a timeout."""
+
+    def _SocketOpen(self) -> None:  # noqa: N802  (pyrad's name)
+        super()._SocketOpen()
+        self._socket.connect((self.server, self.authport))
+
+
 def exchange(target: Target, spec: CheckSpec) -> Outcome:
-    client = Client(server=target.ip, authport=target.port, secret=spec.secret.encode(),
+    timeout = library_timeout(spec)
+    client = ConnectedClient(server=target.ip, authport=target.port, secret=spec.secret.encode(),
                     dict=Dictionary(io.StringIO(DICTIONARY)), retries=1,
-                    timeout=library_timeout(spec))  # fmt: skip
+                    timeout=timeout)  # fmt: skip
     request = client.CreateAuthPacket(code=packet.AccessRequest, User_Name=spec.login)
     request["User-Password"] = request.PwCrypt(spec.passwd)
     nas = local_address(target)
@@ -62,7 +72,7 @@ def exchange(target: Target, spec: CheckSpec) -> Outcome:
     try:
         reply = client.SendPacket(request)
     except Timeout:
-        return False, "no valid RADIUS reply (down, or another secret)"
+        return False, f"no valid RADIUS reply within {timeout:g}s (down, or another secret)"
     finally:
         client._CloseSocket()  # pyrad has no public close; the socket is ours to release
     name = REPLIES.get(reply.code, f"RADIUS code {reply.code}")
