@@ -55,7 +55,7 @@ class ConnectedClient(Client):  # type: ignore[misc]  # pyrad is untyped
     """pyrad's client on a connected socket, as the reference's was: an ICMP port unreachable
     (nothing listens) then ends the wait at once as ECONNREFUSED instead of a timeout."""
 
-    def _SocketOpen(self) -> None:  # noqa: N802  (pyrad's name)
+    def _SocketOpen(self) -> None:
         super()._SocketOpen()
         self._socket.connect((self.server, self.authport))
 

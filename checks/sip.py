@@ -6,10 +6,10 @@ Via naming our address and port, Max-Forwards 70, CSeq 63104, ``Accept: applicat
 no body. Up iff the reply's status line starts with ``SIP/2.0 200 OK``. Over TCP the reply is
 read up to its blank line, at most ``BODY_LIMIT`` bytes.
 
-Deliberate differences: Via names the transport actually used (the reference always wrote
-UDP, so a server answering over TCP would send the reply to a UDP port nobody reads), and
-the branch and tag are random per request (the reference's constants let a stateful server
-take every check after the first for a retransmission).
+Deliberate differences: Via names the transport actually used, as RFC 3261 requires (the
+reference always wrote UDP; Kamailio tolerates that, a strict server need not), and the
+branch and tag are random per request (the reference's constants let a stateful server take
+every check after the first for a retransmission of the first).
 """
 
 from __future__ import annotations
