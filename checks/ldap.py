@@ -81,18 +81,18 @@ def _bind_and_search(connection: ldap3.Connection, spec: CheckSpec, pattern: re.
                      ) -> Outcome:  # fmt: skip
     try:
         connection.open()
-    except ldap3.core.exceptions.LDAPException:
+    except Exception:
         return False, "Connection failed"
     connection.socket = CappedSocket(connection.socket, BODY_LIMIT)
     try:
         if not connection.bind():
             return False, f"Bind failed: {connection.result.get('description', '')}".rstrip(": ")
-    except ldap3.core.exceptions.LDAPException:
+    except Exception:  # ldap3's errors, and its KeyErrors on a reply that is not LDAP
         return False, "Bind failed"
     try:
         connection.search(strip_slash(spec.request), "(objectClass=*)", ldap3.BASE,
                           attributes=["1.1"], size_limit=2)  # fmt: skip
-    except ldap3.core.exceptions.LDAPException:
+    except Exception:
         return False, "No answer received"
     entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
     if len(entries) != 1:

@@ -137,7 +137,8 @@ def udp_spec(request: str, receive: str, timeout: float = 2.0) -> CheckSpec:
 async def test_udp_virtual_sends_a_datagram_and_matches_a_reply_line(udp_server: int) -> None:
     """Issue 13: simpletcp on a UDP virtual was a ping; the reference sends on a UDP socket."""
     async with no_leaks():
-        result = await simpletcp.check(Target("127.0.0.1", udp_server), udp_spec("/PING\\n", "PONG"))
+        target = Target("127.0.0.1", udp_server)
+        result = await simpletcp.check(target, udp_spec("/PING\\n", "PONG"))
     assert (result.ok, result.reason) == (True, "receive matched")
 
 
