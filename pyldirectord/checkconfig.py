@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from pyldirectord.checksupport import check_warnings
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import (
     Config,
@@ -139,7 +140,7 @@ def check(name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
         return _json_verdict(out, as_json, None, error, [])
-    warnings = [*config.warnings, *config.quirks,
+    warnings = [*config.warnings, *config.quirks, *check_warnings(config),
                 *environment_warnings(config, Environment.read(path))]  # fmt: skip
     for warning in warnings:
         err.write(format_diagnostic("warning", warning) + "\n")

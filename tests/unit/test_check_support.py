@@ -68,3 +68,35 @@ def test_every_other_reference_service_is_valid(
     path = write(tmp_path, "\n".join(blocks))
     assert main(["--check-config", str(path)]) == 0
     assert "configuration OK: 19 virtual services" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("lines", "warning"),
+    [
+        ('\tservice=pgsql\n\trequest="SELECT 1"\n',
+         "3: warning: service=pgsql needs login and request: every real of this virtual stays "
+         "down"),
+        ('\tservice=mysql\n\tlogin="u"\n', "3: warning: service=mysql needs login and request"),
+        ('\tservice=radius\n\tlogin="u"\n',
+         "3: warning: service=radius without secret: a RADIUS server ignores the unsigned "
+         "requests"),
+    ],
+)  # fmt: skip
+def test_checks_that_keep_every_real_down_are_warned_with_their_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, warning: str
+) -> None:
+    """The reference accepts these (and keeps the reals down): valid, with a warning."""
+    path = write(tmp_path, "virtual=127.0.0.1:9000\n\treal=127.0.0.2:9000 gate\n" + lines)
+    assert main(["--check-config", str(path)]) == 0
+    assert f"{path}:{warning}" in capsys.readouterr().err
+
+
+def test_complete_sql_and_radius_settings_are_not_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "virtual=127.0.0.1:9000\n\treal=127.0.0.2:9000 gate\n"
+                 '\tservice=pgsql\n\tlogin="u"\n\trequest="SELECT 1"\n\n'
+                 "virtual=127.0.0.1:9001\n\treal=127.0.0.2:9001 gate\n"
+                 '\tservice=radius\n\tsecret="s"\n')  # fmt: skip
+    assert main(["--check-config", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().err
