@@ -6,7 +6,6 @@ import asyncio
 import threading
 
 import pytest
-
 from pyldirectord.checks import blocking
 from pyldirectord.checks.base import Outcome
 
