@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Protocol
 
-from pyldirectord.checksupport import require_supported_checks
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import (
     Config,
@@ -31,6 +30,7 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.config.parser import parse_bytes
+from pyldirectord.core.checksupport import require_supported_checks
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+
 from pyldirectord.checks import blocking
 from pyldirectord.checks.base import Outcome
 

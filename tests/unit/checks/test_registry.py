@@ -1,6 +1,7 @@
 """The registry: (checktype, service, protocol) -> check function, unsupported reported."""
 
 import pytest
+
 from pyldirectord.checks import (
     connect,
     dns,

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from pyldirectord.checksupport import check_warnings
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import (
     Config,
@@ -30,6 +29,7 @@ from pyldirectord.config.model import (
     effective_quiescent,
 )
 from pyldirectord.config.resolve import check_append_no_create, load
+from pyldirectord.core.checksupport import check_warnings
 
 EXIT_OK = 0
 EXIT_INVALID = 1

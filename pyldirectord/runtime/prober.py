@@ -2,8 +2,8 @@
 
 A real in maintenance (spec 3.7) is not checked at all. ``checktype=N`` keeps its connect
 counter here, per plan, between rounds. A check we cannot run is refused with the config
-(``pyldirectord.checksupport``); should one get here anyway, its real is down with the reason,
-never up, and never checked by something weaker (a connect or a ping) in its place.
+(``core.checksupport``); should one get here anyway, its real is down with the reason, never
+up, and never checked by something weaker (a connect or a ping) in its place.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
-from pyldirectord.maintenance import MaintenanceDir
-from pyldirectord.probes import CheckPlan
+from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.runtime.maintenance import MaintenanceDir
 
 
 @dataclass(frozen=True, slots=True)
