@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from ftp_server import Ftp, vsftpd_fixture  # noqa: F401  (provides `vsftpd`)
 from leaks import no_leaks
+from probe_config import probe_text, states
+
 from pyldirectord.checks import ftp
 from pyldirectord.checks.base import BODY_LIMIT, CheckSpec, Target
 
@@ -73,3 +76,11 @@ async def test_a_server_that_never_greets_is_bounded() -> None:
         port = int(sock.getsockname()[1])
         result = await ftp.check(Target("127.0.0.1", port), spec(negotiatetimeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+
+
+async def test_probe_of_a_service_ftp_virtual(vsftpd: Ftp, tmp_path: Path) -> None:
+    """service=ftp written: the parser's anonymous defaults log in (spec 8 #35)."""
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:21\n\treal=127.0.0.1:{vsftpd.port} masq\n\tservice=ftp\n"
+        '\trequest="/health.txt"\n\treceive="alive"\n'))  # fmt: skip
+    assert states(lines) == [("negotiate:ftp", True, "retrieved /health.txt, receive matched")]

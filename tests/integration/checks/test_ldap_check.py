@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from pathlib import Path
 
 import pytest
 from ldap_server import HEALTH_DN, ROOT_DN, ROOT_PASSWD, Ldap, slapd_fixture  # noqa: F401
 from leaks import no_leaks
+from probe_config import probe_text, states
+
 from pyldirectord.checks import ldap
 from pyldirectord.checks.base import CheckSpec, Target
 
@@ -95,3 +98,14 @@ async def test_a_reply_past_the_byte_limit_ends_the_check() -> None:
         target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
         result = await ldap.check(target, spec("ldap", checktimeout=20.0, negotiatetimeout=20.0))
     assert (result.ok, result.reason) == (False, "Bind failed")
+
+
+async def test_probe_of_an_ldap_virtual(slapd: Ldap, tmp_path: Path) -> None:
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:389\n\treal=127.0.0.1:{slapd.ldap} masq\n"
+        f'\tlogin="{ROOT_DN}"\n\tpasswd="{ROOT_PASSWD}"\n\trequest="{HEALTH_DN}"\n'
+        '\treceive="health"\n\n'
+        f"virtual=127.0.0.1:636\n\treal=127.0.0.1:{slapd.ldaps} masq\n\tservice=ldaps\n"
+        f'\trequest="{HEALTH_DN}"\n\treceive="nomatch"\n'))  # fmt: skip
+    assert states(lines) == [("negotiate:ldap", True, "Success"),
+                             ("negotiate:ldaps", False, "Response mismatch")]  # fmt: skip

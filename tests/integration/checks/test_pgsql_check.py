@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from pathlib import Path
 
 from leaks import no_leaks
 from pg_server import DATABASE, LOGIN, PASSWD, Postgres, postgres_fixture  # noqa: F401
+from probe_config import probe_text, states
+
 from pyldirectord.checks import pgsql
 from pyldirectord.checks.base import CheckSpec, Target
 
@@ -80,3 +83,11 @@ async def test_a_server_that_is_not_postgresql_is_down() -> None:
         target = Target("127.0.0.1", int(sock.getsockname()[1]))
         result = await pgsql.check(target, spec(negotiatetimeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+
+
+async def test_probe_of_a_pgsql_virtual(postgres: Postgres, tmp_path: Path) -> None:
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:5432\n\treal=127.0.0.1:{postgres.port} masq\n"
+        f'\tlogin="{LOGIN}"\n\tpasswd="{PASSWD}"\n\tdatabase="{DATABASE}"\n'
+        '\trequest="SELECT id FROM health"\n'))  # fmt: skip
+    assert states(lines) == [("negotiate:pgsql", True, "query returned rows")]

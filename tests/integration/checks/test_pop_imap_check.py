@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from leaks import no_leaks
 from mail_server import LOGIN, PASSWD, Mail, dovecot_fixture  # noqa: F401  (provides `dovecot`)
+from probe_config import probe_text, states
+
 from pyldirectord.checks import imap, pop
 from pyldirectord.checks.base import CheckFn, CheckSpec, Target
 
@@ -79,3 +82,13 @@ async def test_a_server_that_never_greets_is_bounded(service: str) -> None:
         target = Target("127.0.0.1", int(sock.getsockname()[1]))
         result = await check(target, spec(service, negotiatetimeout=0.5))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+
+
+async def test_probe_of_pop_and_imaps_virtuals(dovecot: Mail, tmp_path: Path) -> None:
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:110\n\treal=127.0.0.1:{dovecot.pop3} masq\n\tservice=pop\n"
+        f'\tlogin="{LOGIN}"\n\tpasswd="{PASSWD}"\n\n'
+        f"virtual=127.0.0.1:993\n\treal=127.0.0.1:{dovecot.imaps} masq\n"
+        f'\tlogin="{LOGIN}"\n\tpasswd="wrong"\n'))  # fmt: skip
+    assert [line[:2] for line in states(lines)] == [("negotiate:pop", True),
+                                                    ("negotiate:imaps", False)]  # fmt: skip

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from leaks import no_leaks
+from probe_config import probe_text, states
+from radius_server import LOGIN, PASSWD, SECRET, Radius, freeradius_fixture  # noqa: F401
+
 from pyldirectord.checks import radius
 from pyldirectord.checks.base import CheckSpec, Target
-from radius_server import LOGIN, PASSWD, SECRET, Radius, freeradius_fixture  # noqa: F401
 
 
 def spec(**kwargs: object) -> CheckSpec:
@@ -56,3 +59,14 @@ async def test_a_silent_server_is_bounded_by_checktimeout() -> None:
         target = Target("127.0.0.1", int(sock.getsockname()[1]))
         result = await radius.check(target, spec(checktimeout=0.5, negotiatetimeout=30.0))
     assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+
+
+async def test_probe_of_a_radius_virtual(freeradius: Radius, tmp_path: Path) -> None:
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:1812\n\treal=127.0.0.1:{freeradius.port} masq\n\tprotocol=udp\n"
+        f'\tlogin="{LOGIN}"\n\tpasswd="{PASSWD}"\n\tsecret="{SECRET}"\n\n'
+        # Another weight: another real id, so not one shared check (spec 2.10)
+        f"virtual=127.0.0.2:1812\n\treal=127.0.0.1:{freeradius.port} masq 2\n\tprotocol=udp\n"
+        f'\tlogin="{LOGIN}"\n\tpasswd="wrong"\n\tsecret="{SECRET}"\n'))  # fmt: skip
+    assert states(lines) == [("negotiate:radius", True, "Access-Accept"),
+                             ("negotiate:radius", False, "Access-Reject")]  # fmt: skip

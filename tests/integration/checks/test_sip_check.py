@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import pytest
 from leaks import no_leaks
+from probe_config import probe_text, states
+from sip_server import HEALTHY, Sip, kamailio_fixture  # noqa: F401  (provides `kamailio`)
+
 from pyldirectord.checks import sip
 from pyldirectord.checks.base import CheckSpec, Target
-from sip_server import HEALTHY, Sip, kamailio_fixture  # noqa: F401  (provides `kamailio`)
 
 BOTH = pytest.mark.parametrize("protocol", ["udp", "tcp"])
 
@@ -76,3 +79,15 @@ async def test_an_http_server_is_not_sip() -> None:
         target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
         result = await sip.check(target, spec("tcp"))
     assert (result.ok, result.reason) == (False, "HTTP/1.1 400 Bad Request")
+
+
+async def test_probe_of_sip_virtuals(kamailio: Sip, tmp_path: Path) -> None:
+    """service=sip written: the login defaults to ldirectord@<host> (spec 8 #35), a user
+    this Kamailio does not serve; the healthy login is configured on the other virtual."""
+    lines = await probe_text(tmp_path, (
+        f"virtual=127.0.0.1:5060\n\treal=127.0.0.1:{kamailio.port} masq\n\tprotocol=udp\n"
+        f'\tservice=sip\n\tlogin="{HEALTHY}"\n\n'
+        f"virtual=127.0.0.2:5060\n\treal=127.0.0.1:{kamailio.port} masq\n\tprotocol=tcp\n"
+        "\tservice=sip\n"))  # fmt: skip
+    assert states(lines) == [("negotiate:sip", True, "SIP/2.0 200 OK"),
+                             ("negotiate:sip", False, "SIP/2.0 404 Not Found")]  # fmt: skip
