@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +94,26 @@ async def test_probe_of_pop_and_imaps_virtuals(dovecot: Mail, tmp_path: Path) ->
         f'\tlogin="{LOGIN}"\n\tpasswd="wrong"\n'))  # fmt: skip
     assert [line[:2] for line in states(lines)] == [("negotiate:pop", True),
                                                     ("negotiate:imaps", False)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("service", "greeting", "reason"),
+    [("pop", b"-ERR too busy\r\n", "POP3 greeting: -ERR too busy"),
+     ("imap", b"* BYE too busy\r\n", "IMAP greeting: * BYE too busy")],
+)  # fmt: skip
+async def test_a_refusing_greeting_is_down_and_leaves_nothing_open(
+    service: str, greeting: bytes, reason: str
+) -> None:
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(greeting)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+            await reader.read()  # until the check hangs up
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    async with server, no_leaks():
+        check = SERVICES[service][0]
+        target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
+        result = await check(target, spec(service))
+    assert (result.ok, result.reason) == (False, reason)
