@@ -50,4 +50,5 @@ async def exchange(target: Target, payload: Payload, judge: Judge) -> Outcome:
         transport.sendto(payload((str(local[0]), int(local[1]))))
         return await verdict
     finally:
+        verdict.cancel()  # on a timeout nobody awaits it: closing must not set an exception
         transport.close()
