@@ -2,10 +2,11 @@
 
 pyrad in a worker thread (its client blocks). As the reference's Authen::Radius check_pwd: the
 request carries User-Name, the encrypted User-Password and NAS-IP-Address (our address on the
-way to the real), signed with ``secret``; it is sent once and waited for negotiatetimeout,
-and the whole check is bounded by checktimeout (the reference's alarm). Access-Reject, a reply
-signed with another secret (ignored by the client, so: no valid reply) or no reply at all are
-down. A Message-Authenticator is added (the BlastRADIUS countermeasure, CVE-2024-3596).
+way to the real), signed with ``secret``; it is sent once, on a connected socket, and its
+reply waited for negotiatetimeout but never past checktimeout (the reference's alarm, which
+bounds the verdict). Access-Reject, a reply signed with another secret (ignored by the
+client, so: no valid reply), no reply or an ICMP port unreachable are down. A
+Message-Authenticator is added (the BlastRADIUS countermeasure, CVE-2024-3596).
 """
 
 from __future__ import annotations
