@@ -14,11 +14,12 @@ from __future__ import annotations
 import io
 import socket
 
-from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target
-from pyldirectord.checks.blocking import in_thread
 from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
+
+from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target
+from pyldirectord.checks.blocking import in_thread
 
 # The attributes an Access-Request of a health check needs (RFC 2865, 2869, 3162).
 DICTIONARY = """\
