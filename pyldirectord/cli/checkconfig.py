@@ -28,8 +28,9 @@ from pyldirectord.config.model import (
     check_name,
     effective_quiescent,
 )
-from pyldirectord.config.resolve import check_append_no_create, load
+from pyldirectord.config.resolve import check_append_no_create
 from pyldirectord.core.checksupport import check_warnings
+from pyldirectord.runtime.configload import load_config
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -135,7 +136,7 @@ def check(name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
         return _json_verdict(out, as_json, None, ConfigError(name, 0, f"Config file {name} not "
                                                              "found"), [])  # fmt: skip
     try:
-        config = load(path, file_check=check_append_no_create)
+        config = load_config(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
@@ -183,7 +184,7 @@ def load_reporting(name: str, err: TextIO) -> Config | None:
         err.write(f"{name}:0: error: Config file {name} not found\n")
         return None
     try:
-        return load(path, file_check=check_append_no_create)
+        return load_config(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")

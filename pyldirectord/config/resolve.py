@@ -30,7 +30,6 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.config.parser import parse_bytes
-from pyldirectord.core.checksupport import require_supported_checks
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 
@@ -124,8 +123,7 @@ def parse_and_resolve(
     file_check: FileCheck = check_append,
     hostname: str | None = None,
 ) -> Config:
-    """Parse then resolve; on a parse error, report a resolution error that comes first.
-    A config whose checks cannot run is refused last (``checksupport``)."""
+    """Parse then resolve; on a parse error, report a resolution error that comes first."""
     try:
         config = parse_bytes(data, file, hostname=hostname)
     except ConfigError as error:
@@ -133,7 +131,7 @@ def parse_and_resolve(
             resolve(error.partial, lookups=lookups, file_check=file_check,
                     open_virtual=error.open_virtual)  # fmt: skip
         raise
-    return require_supported_checks(resolve(config, lookups=lookups, file_check=file_check))
+    return resolve(config, lookups=lookups, file_check=file_check)
 
 
 @dataclass

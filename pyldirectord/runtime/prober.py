@@ -8,21 +8,14 @@ up, and never checked by something weaker (a connect or a ping) in its place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime.maintenance import MaintenanceDir
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    ok: bool
-    reason: str
-    elapsed: float
-    maintenance: bool = False
 
 
 def timed_out(timeout: float) -> ProbeResult:
