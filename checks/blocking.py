@@ -20,6 +20,9 @@ from collections.abc import Callable
 from pyldirectord.checks.base import CheckResult, Outcome, bounded, os_error_reason, timeout_reason
 
 MAX_THREADS = 32
+# A library's own timeout may run this long past the check's verdict: the verdict is then
+# always the check's bound (not a race between two equal timers), and the thread ends soon.
+LINGER = 1.0
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -58,6 +61,11 @@ async def in_thread(timeout: float, work: Callable[[], Outcome]) -> CheckResult:
         raise
     # shield: a timeout abandons the thread's result, it never cancels the future it will set.
     return await bounded(timeout, lambda: asyncio.shield(verdict))
+
+
+def library_timeout(library: float, verdict: float) -> float:
+    """The library's timeout (negotiatetimeout), but never far past the check's verdict."""
+    return min(library, verdict + LINGER)
 
 
 def guarded(work: Callable[[], Outcome], timeout: float) -> Outcome:

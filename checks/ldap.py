@@ -19,6 +19,7 @@ from typing import Any
 
 import ldap3
 import ldap3.core.exceptions
+
 from pyldirectord.checks.base import (
     BODY_LIMIT,
     CheckResult,
@@ -27,7 +28,7 @@ from pyldirectord.checks.base import (
     Target,
     strip_slash,
 )
-from pyldirectord.checks.blocking import in_thread
+from pyldirectord.checks.blocking import in_thread, library_timeout
 
 
 class ReplyTooLarge(OSError):
@@ -60,8 +61,7 @@ def session(target: Target, spec: CheckSpec) -> Outcome:
         pattern = re.compile(spec.receive)
     except re.error:
         return False, f"invalid receive regex {spec.receive!r}"
-    # negotiatetimeout, but never past the verdict: the thread then ends with the check.
-    timeout = min(spec.negotiatetimeout, spec.checktimeout)
+    timeout = library_timeout(spec.negotiatetimeout, spec.checktimeout)
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if spec.verify_tls else ssl.CERT_NONE)
     server = ldap3.Server(target.ip, port=target.port, use_ssl=spec.service == "ldaps",
                           tls=tls, get_info=ldap3.NONE, connect_timeout=timeout)  # fmt: skip

@@ -3,8 +3,8 @@
 pyrad in a worker thread (its client blocks). As the reference's Authen::Radius check_pwd: the
 request carries User-Name, the encrypted User-Password and NAS-IP-Address (our address on the
 way to the real), signed with ``secret``; it is sent once, on a connected socket, and its
-reply waited for negotiatetimeout but never past checktimeout (the reference's alarm, which
-bounds the verdict). Access-Reject, a reply signed with another secret (ignored by the
+reply waited for negotiatetimeout, but not much past checktimeout (the reference's alarm,
+which bounds the verdict). Access-Reject, a reply signed with another secret (ignored by the
 client, so: no valid reply), no reply or an ICMP port unreachable are down. A
 Message-Authenticator is added (the BlastRADIUS countermeasure, CVE-2024-3596).
 """
@@ -19,7 +19,7 @@ from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target
-from pyldirectord.checks.blocking import in_thread
+from pyldirectord.checks.blocking import in_thread, library_timeout
 
 # The attributes an Access-Request of a health check needs (RFC 2865, 2869, 3162).
 DICTIONARY = """\
@@ -41,11 +41,6 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
     return await in_thread(spec.checktimeout, lambda: exchange(target, spec))
 
 
-def library_timeout(spec: CheckSpec) -> float:
-    """negotiatetimeout, but never past the verdict: the thread then ends with the check."""
-    return min(spec.negotiatetimeout, spec.checktimeout)
-
-
 def local_address(target: Target) -> str:
     """The address the kernel picks to reach the real (a UDP connect sends nothing)."""
     with socket.socket(target.family, socket.SOCK_DGRAM) as probe:
@@ -63,7 +58,7 @@ class ConnectedClient(Client):  # type: ignore[misc]  # pyrad is untyped
 
 
 def exchange(target: Target, spec: CheckSpec) -> Outcome:
-    timeout = library_timeout(spec)
+    timeout = library_timeout(spec.negotiatetimeout, spec.checktimeout)
     client = ConnectedClient(server=target.ip, authport=target.port, secret=spec.secret.encode(),
                     dict=Dictionary(io.StringIO(DICTIONARY)), retries=1,
                     timeout=timeout)  # fmt: skip
