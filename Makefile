@@ -5,8 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
+# The servers the negotiate checks are tested against (each test starts its own instance on
+# loopback; the system instances their packages may start are never used).
+SERVICE_APT_PACKAGES := vsftpd dovecot-core dovecot-imapd dovecot-pop3d slapd ldap-utils \
+    postgresql freeradius freeradius-utils kamailio
 APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
-    libxml2-utils flex bison bc prometheus chromium
+    libxml2-utils flex bison bc prometheus chromium $(SERVICE_APT_PACKAGES)
 # Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
 BENCH_APT_PACKAGES := keepalived
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
@@ -25,9 +29,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
-# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB;
-# flex, bison and bc build the sandbox kernel where Debian's prebuilt one does not boot;
-# Prometheus (scrapes /metrics in a test) and Chromium (renders the status page headless).
+# the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB and
+# the other servers of the negotiate checks; flex, bison and bc build the sandbox kernel
+# where Debian's prebuilt one does not boot; Prometheus (scrapes /metrics in a test) and
+# Chromium (renders the status page headless).
 apt: $(CACHE)/.apt
 $(CACHE)/.apt: Makefile
 	mkdir -p $(CACHE)

@@ -78,6 +78,7 @@ class CheckSpec:
     login: str = ""
     passwd: str = ""
     database: str = ""
+    secret: str = ""  # radius: the shared secret
     checkcount: int = 1
     checkcommand: str = ""
     # The request/receive came from the real= line: an absolute URL there is used as is (4.3).

@@ -9,13 +9,7 @@ from __future__ import annotations
 import aiomysql
 
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded, strip_slash
-
-
-def missing_settings_reason(target: Target) -> str:
-    return (
-        "Error: Must specify a login and request string for MySQL, Oracle and PostgreSQL "
-        f"checks. Not adding {target.ip}."
-    )
+from pyldirectord.checks.sql import missing_settings_reason
 
 
 async def check(target: Target, spec: CheckSpec) -> CheckResult:

@@ -2,11 +2,12 @@
 
 ``Checkers`` owns the shared resources (the HTTP session) and is created and closed by the
 caller. A combination we do not implement raises ``UnsupportedCheck``: it is never silently
-"up", so the caller decides (refuse the config, or warn and keep the real down).
+"up" nor checked by something weaker; ``unsupported_reason`` lets the config be refused first.
 
 A check module is imported when a config first asks for it: aiohttp, pymysql (with
-cryptography), dnspython and aiosmtplib together take seconds to import on a slow file system
-(the sandbox's hostfs: `start` waits for the daemon), and most directors use one or two checks.
+cryptography), dnspython, aiosmtplib, asyncpg, ldap3 and the others together take seconds to
+import on a slow file system (the sandbox's hostfs: `start` waits for the daemon), and most
+directors use one or two checks.
 """
 
 from __future__ import annotations
@@ -23,10 +24,33 @@ if TYPE_CHECKING:
 CHECKTYPES = frozenset(
     {"connect", "ping", "external", "external-perl", "negotiate", "combined", "on", "off"}
 )
-# Services of the reference we do not check (yet); asking for one raises UnsupportedCheck.
-UNSUPPORTED_SERVICES = frozenset(
-    {"ftp", "imap", "imaps", "ldap", "ldaps", "oracle", "pgsql", "pop", "pops", "radius", "sip"}
-)
+# service -> the module of its negotiate check (http's checker is shared: see Checkers.http).
+SERVICE_MODULES = {
+    "dns": "dns", "ftp": "ftp", "imap": "imap", "imaps": "imap", "ldap": "ldap",
+    "ldaps": "ldap", "mysql": "mysql", "nntp": "nntp", "pgsql": "pgsql", "pop": "pop",
+    "pops": "pop", "radius": "radius", "simpletcp": "simpletcp", "sip": "sip", "smtp": "smtp",
+    "submission": "smtp",
+}  # fmt: skip
+HTTP_SERVICES = frozenset({"http", "https", "http_proxy"})
+# Services of the reference we refuse, and why: a config naming one is invalid
+# (docs/compatibility-checks.md), never checked by something weaker.
+UNSUPPORTED_SERVICES = {
+    "oracle": "service=oracle is not supported by pyldirectord (it has no Oracle client); "
+    "check this virtual with checktype=connect or an external check",
+}
+
+
+def unsupported_reason(checktype: str, service: str) -> str | None:
+    """Why this check cannot run, or None when it can (pure: nothing is imported)."""
+    if checktype not in CHECKTYPES:
+        return f"unknown checktype {checktype!r}"
+    if checktype not in ("negotiate", "combined"):
+        return None
+    if service in UNSUPPORTED_SERVICES:
+        return UNSUPPORTED_SERVICES[service]
+    if service in SERVICE_MODULES or service in HTTP_SERVICES or service == "none":
+        return None
+    return f"unknown service {service!r}"
 
 
 class UnsupportedCheck(LookupError):
@@ -104,21 +128,14 @@ class Checkers:
         return self._negotiate(service, protocol)
 
     def _negotiate(self, service: str, protocol: str) -> CheckFn:
-        if service in ("http", "https", "http_proxy"):
+        why = unsupported_reason("negotiate", service)
+        if why is not None:
+            raise UnsupportedCheck(why)
+        if service in HTTP_SERVICES:
             return self.http.check
-        if service in ("mysql", "dns", "nntp"):
-            return _check(service)
-        if service in ("smtp", "submission"):
-            return _check("smtp")
-        if service == "simpletcp" and protocol != "udp":
-            return _check("simpletcp")
         if service == "none":
             return always_up
-        if service in UNSUPPORTED_SERVICES or service == "simpletcp":
-            raise UnsupportedCheck(
-                f"negotiate check of service {service!r} over {protocol} is not implemented"
-            )
-        raise UnsupportedCheck(f"unknown service {service!r}")
+        return _check(SERVICE_MODULES[service])
 
 
 def _check(module: str, name: str = "check") -> CheckFn:

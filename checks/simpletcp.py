@@ -1,4 +1,10 @@
-"""service=simpletcp: send the request, half-close, read lines to EOF, match receive (spec 4.3)."""
+"""service=simpletcp: send the request, read the reply's lines, up iff one matches receive.
+
+Over TCP (spec 4.3): send, half-close, read lines to EOF. On a UDP virtual the reference used
+a UDP socket the same way: the request is one datagram, and the check is up as soon as a line
+of a reply datagram matches; datagrams that do not match are dropped and the check waits for
+another until its timeout (the reference read until an EOF that UDP never brings).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import contextlib
 import re
 
+from pyldirectord.checks import datagram
 from pyldirectord.checks.base import (
     CheckResult,
     CheckSpec,
@@ -30,6 +37,10 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
         pattern = re.compile(spec.receive.encode("utf-8", "surrogateescape"))
     except re.error:
         return False, f"invalid receive regex {spec.receive!r}"
+    if spec.protocol == "udp":
+        return await datagram.exchange(
+            target, lambda local: payload(spec.request), lambda reply: _match(pattern, reply)
+        )
     reader, writer = await asyncio.open_connection(target.ip, target.port)
     try:
         writer.write(payload(spec.request))
@@ -48,3 +59,10 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
         return False, "no reply"
     return False, f"receive {spec.receive!r} not found in {len(lines)} line(s)"
 
+
+
+def _match(pattern: re.Pattern[bytes], reply: bytes) -> Outcome | None:
+    """One reply datagram: up if a line matches, else keep waiting (None)."""
+    if any(pattern.search(line) for line in reply.splitlines()):
+        return True, "receive matched"
+    return None

@@ -23,8 +23,10 @@ from typing import Any, TextIO
 
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config, Diagnostic, check_name
-from pyldirectord.config.resolve import check_append_no_create, load
+from pyldirectord.config.resolve import check_append_no_create
+from pyldirectord.core.checksupport import check_warnings
 from pyldirectord.runtime import preflight
+from pyldirectord.runtime.configload import load_config
 from pyldirectord.runtime.preflight import HostFacts
 
 EXIT_OK = 0
@@ -99,12 +101,12 @@ def check(name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
         return _json_verdict(out, as_json, None, ConfigError(name, 0, f"Config file {name} not "
                                                              "found"), [])  # fmt: skip
     try:
-        config = load(path, file_check=check_append_no_create)
+        config = load_config(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
         return _json_verdict(out, as_json, None, error, [])
-    warnings = [*config.warnings, *config.quirks,
+    warnings = [*config.warnings, *config.quirks, *check_warnings(config),
                 *environment_warnings(config, Environment.read(path))]  # fmt: skip
     for warning in warnings:
         err.write(format_diagnostic("warning", warning) + "\n")
@@ -147,7 +149,7 @@ def load_reporting(name: str, err: TextIO) -> Config | None:
         err.write(f"{name}:0: error: Config file {name} not found\n")
         return None
     try:
-        return load(path, file_check=check_append_no_create)
+        return load_config(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")

@@ -1,8 +1,8 @@
 """Where the ldirectord command line gets its parts: config loader, log, daemon body.
 
-``production_hooks`` wires the real parser (read, parse, resolve), the reference's log
-(``log.make_log``) and the daemon (``daemon.make_director``, imported only by the actions that
-start one).
+``production_hooks`` wires the real parser (read, parse, resolve, the checks' support: see
+``runtime.configload``), the reference's log (``log.make_log``) and the daemon
+(``daemon.make_director``, imported only by the actions that start one).
 
 Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
 returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a log they can
@@ -19,8 +19,8 @@ import sys
 from collections.abc import Mapping
 
 from pyldirectord.cli import actions, lifecycle, pidfile
-from pyldirectord.config import resolve
 from pyldirectord.notify.log import make_log
+from pyldirectord.runtime.configload import load_config
 from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
@@ -38,7 +38,7 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
     return lifecycle.Hooks(
-        load_config=resolve.load,
+        load_config=load_config,
         make_log=make_log,
         make_director=_daemon_on_demand,
     )

@@ -196,7 +196,7 @@ def _b_service(state: State, block: Block, d: Directive, match: re.Match[str]) -
     if word is None or word.group(0) not in SERVICES:
         raise ValueError(SERVICE_ERROR)
     service = word.group(0)
-    updates: Updates = {"service": service}
+    updates: Updates = {"service": service, "service_line": d.number}
     # Only an explicit service= line sets these defaults (spec 8 #35), never an inferred one.
     login, passwd = block.fields.get("login", ""), block.fields.get("passwd", "")
     if service == "ftp" and login == "":

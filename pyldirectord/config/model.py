@@ -90,6 +90,7 @@ class Virtual:
     checktype: CheckType = "negotiate"
     combined_connects: int = 0  # N of checktype=N
     service: str | None = None  # None: derived from the port (service_for_port)
+    service_line: int = 0  # the service= line; 0 when the service comes from the port
     request: str = "/"
     receive: str = ""
     checkcommand: str = "/bin/true"

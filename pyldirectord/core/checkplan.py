@@ -69,6 +69,7 @@ def check_spec(virtual: Virtual, real: Real, globals_: Globals) -> CheckSpec:
         login=virtual.login,
         passwd=virtual.passwd,
         database=virtual.database,
+        secret=virtual.secret,
         checkcount=effective_checkcount(virtual, globals_),
         checkcommand=virtual.checkcommand,
         per_real_request=per_real,

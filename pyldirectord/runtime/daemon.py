@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config
-from pyldirectord.config.resolve import load
 from pyldirectord.core.ipvsops import IpvsUnavailable
 from pyldirectord.kernel import kmod
 from pyldirectord.kernel.ipvs import Ipvs
@@ -25,6 +24,7 @@ from pyldirectord.notify.observability import Observability
 from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
 from pyldirectord.runtime import preflight
 from pyldirectord.runtime.asyncrunner import AsyncRunner
+from pyldirectord.runtime.configload import load_config
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.watch import ConfigWatcher
@@ -210,5 +210,5 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     if systemd is not None:
         systemd.send(mainpid())
 
-    runner = AsyncRunner(context, build, load)
+    runner = AsyncRunner(context, build, load_config)
     return runner

@@ -1,15 +1,16 @@
 """Runs one plan's check: maintenance first, then the check the plan names (edge).
 
 A real in maintenance (spec 3.7) is not checked at all. ``checktype=N`` keeps its connect
-counter here, per plan, between rounds. A service we do not implement is checked with a
-plain connect and says so in its reason, rather than being reported up unchecked.
+counter here, per plan, between rounds. A check we cannot run is refused with the config
+(``core.checksupport``); should one get here anyway, its real is down with the reason, never
+up, and never checked by something weaker (a connect or a ping) in its place.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
 from pyldirectord.checks.combined import Combined, Kind
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
@@ -23,11 +24,16 @@ def timed_out(timeout: float) -> ProbeResult:
 
 
 def negotiate_check(checkers: Checkers, spec: CheckSpec) -> tuple[CheckFn, str | None]:
-    """The check for a spec, and a note when we fall back to connect."""
+    """The check for a spec; when there is none, one that says why, down, and that note."""
     try:
         return checkers.lookup(spec.checktype, spec.service, spec.protocol), None
     except UnsupportedCheck as why:
-        return checkers.lookup("connect", spec.service, spec.protocol), f"{why}; connect only"
+        note = f"not checked: {why}"
+
+        async def refused(target: Target, spec: CheckSpec) -> CheckResult:
+            return CheckResult(False, note, 0.0)
+
+        return refused, note
 
 
 class Prober:
@@ -49,10 +55,9 @@ class Prober:
             if name is not None:
                 return ProbeResult(False, "Server in maintenance", 0.0, maintenance=True)
         result, kind = await self._run()
-        reason = f"{result.reason} ({self.note})" if self.note else result.reason
         negotiated = kind == "negotiate" and self.plan.spec.checktype == "negotiate"
-        negotiated = negotiated and not self.note  # a stand-in connect has no reply to give
-        return ProbeResult(result.ok, reason, result.elapsed, negotiated=negotiated)
+        negotiated = negotiated and not self.note  # a refused check has no reply to give
+        return ProbeResult(result.ok, result.reason, result.elapsed, negotiated=negotiated)
 
     async def _run(self) -> tuple[CheckResult, Kind]:
         if self._combined is None:

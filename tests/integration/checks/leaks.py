@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 
@@ -14,8 +14,9 @@ def open_fds() -> set[int]:
     return {fd for fd in listed if os.path.exists(f"/proc/self/fd/{fd}")}
 
 
-def child_pids() -> set[int]:
-    """Every live descendant's pid (grandchildren included: external checks run in a group)."""
+def child_pids(servers: frozenset[int] = frozenset()) -> set[int]:
+    """Every live descendant's pid (grandchildren included: external checks run in a group),
+    except the subtrees of ``servers``: a server's own workers come and go as it pleases."""
     me = str(os.getpid())
     parents: dict[str, str] = {}
     for entry in os.listdir("/proc"):
@@ -30,7 +31,8 @@ def child_pids() -> set[int]:
     found: set[int] = set()
     frontier = {me}
     while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        frontier = {pid for pid, parent in parents.items()
+                    if parent in frontier and int(pid) not in servers}  # fmt: skip
         found |= {int(pid) for pid in frontier}
     return found
 
@@ -46,17 +48,19 @@ def describe(fds: set[int]) -> list[str]:
 
 
 @asynccontextmanager
-async def no_leaks(settle: float = 5.0) -> AsyncIterator[None]:
-    """Wrap the checks of a test; the servers it talks to must already be running."""
-    fds, tasks, children = open_fds(), asyncio.all_tasks(), child_pids()
+async def no_leaks(settle: float = 5.0, servers: Iterable[int] = ()) -> AsyncIterator[None]:
+    """Wrap the checks of a test; the servers it talks to must already be running (those that
+    are our children are named in ``servers``)."""
+    excluded = frozenset(servers)
+    fds, tasks, children = open_fds(), asyncio.all_tasks(), child_pids(excluded)
     yield
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settle
     # Sockets closed by a check are closed at once; the server's side follows within a tick.
     while loop.time() < deadline:
-        if open_fds() <= fds and asyncio.all_tasks() <= tasks and child_pids() <= children:
+        if open_fds() <= fds and asyncio.all_tasks() <= tasks and child_pids(excluded) <= children:
             return
         await asyncio.sleep(0.02)
     assert open_fds() - fds == set(), f"descriptors leaked: {describe(open_fds() - fds)}"
     assert asyncio.all_tasks() - tasks == set(), "tasks leaked"
-    assert child_pids() - children == set(), "processes leaked"
+    assert child_pids(excluded) - children == set(), "processes leaked"

@@ -172,3 +172,30 @@ async def test_probe_cli_bad_config_is_reported_like_check_config(tmp_path: Path
     code, out, err = await run_cli("--probe", str(tmp_path / "missing.cf"))
     assert (code, out) == (1, "")
     assert err == f"{tmp_path}/missing.cf:0: error: Config file {tmp_path}/missing.cf not found\n"
+
+
+SERVICES_ON_HTTP = [
+    ("ftp", "tcp", ""), ("pop", "tcp", ""), ("pops", "tcp", ""), ("imap", "tcp", ""),
+    ("imaps", "tcp", ""), ("ldap", "tcp", ""), ("ldaps", "tcp", ""),
+    ("pgsql", "tcp", '    login="checker"\n    request="SELECT 1"\n'), ("sip", "tcp", ""),
+    ("sip", "udp", ""), ("radius", "udp", '    login="checker"\n    secret="s"\n'),
+    ("simpletcp", "udp", '    request="PING"\n    receive="PONG"\n'),
+]  # fmt: skip
+
+
+async def test_probe_of_each_service_against_a_plain_http_server_is_down(
+    farm: Farm, tmp_path: Path
+) -> None:
+    """Issue 13: a TCP connect (or a ping on UDP) stood in for these checks, so a plain HTTP
+    server (and nothing at all on UDP) was reported UP for every one of them."""
+    blocks = [f"virtual=127.0.0.1:{9000 + i}\n    real=127.0.0.1:{farm.up} gate\n"
+              f"    service={service}\n    protocol={protocol}\n{extra}\n"
+              for i, (service, protocol, extra) in enumerate(SERVICES_ON_HTTP)]  # fmt: skip
+    code, out, err = await run_cli("--probe", str(write_config(tmp_path, "".join(blocks))))
+    print(out, err)
+    rows = parse(out)
+    assert (code, len(rows)) == (1, len(SERVICES_ON_HTTP)), err
+    assert [(row[2], row[3]) for row in rows] == [
+        (f"negotiate:{service}", "DOWN") for service, _, _ in SERVICES_ON_HTTP
+    ]
+    assert not [row for row in rows if "connect" in row[5] or "echo" in row[5]]

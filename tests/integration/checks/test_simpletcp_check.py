@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import typing
 from collections.abc import AsyncIterator
 
 import pytest
@@ -104,4 +106,52 @@ async def test_refused() -> None:
     server.close()
     await server.wait_closed()
     result = await simpletcp.check(Target("127.0.0.1", port), spec("/PING", "PONG"))
+    assert (result.ok, result.reason) == (False, "Connection refused")
+
+
+class UdpResponder(asyncio.DatagramProtocol):
+    """Answers ``PING`` with a line that does not match, then one that does; ``MUTE`` with a
+    non-matching line only."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = typing.cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.transport.sendto(b"hello\n", addr)
+        if data == b"PING\n":
+            self.transport.sendto(b"banner\n+PONG\n", addr)
+
+
+@pytest.fixture
+async def udp_server() -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(UdpResponder, local_addr=("127.0.0.1", 0))
+    yield transport.get_extra_info("sockname")[1]
+    transport.close()
+
+
+def udp_spec(request: str, receive: str, timeout: float = 2.0) -> CheckSpec:
+    return CheckSpec(service="simpletcp", protocol="udp", request=request, receive=receive,
+                     negotiatetimeout=timeout)  # fmt: skip
+
+
+async def test_udp_virtual_sends_a_datagram_and_matches_a_reply_line(udp_server: int) -> None:
+    """Issue 13: simpletcp on a UDP virtual was a ping; the reference sends on a UDP socket."""
+    async with no_leaks():
+        target = Target("127.0.0.1", udp_server)
+        result = await simpletcp.check(target, udp_spec("/PING\\n", "PONG"))
+    assert (result.ok, result.reason) == (True, "receive matched")
+
+
+async def test_udp_replies_that_never_match_are_down_at_the_timeout(udp_server: int) -> None:
+    result = await simpletcp.check(Target("127.0.0.1", udp_server), udp_spec("/MUTE", "PONG", 0.5))
+    assert (result.ok, result.reason) == (False, "timeout after 0.5s")
+
+
+async def test_udp_with_nothing_listening_is_down() -> None:
+    """The ICMP port unreachable: down at once (the ping stand-in said up on its echo reply)."""
+    with socket.socket(type=socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    result = await simpletcp.check(Target("127.0.0.1", port), udp_spec("/PING\\n", "PONG"))
     assert (result.ok, result.reason) == (False, "Connection refused")

@@ -2,9 +2,31 @@
 
 import pytest
 
-from pyldirectord.checks import connect, dns, external, mysql, nntp, ping, simpletcp, smtp
+from pyldirectord.checks import (
+    connect,
+    dns,
+    external,
+    ftp,
+    imap,
+    ldap,
+    mysql,
+    nntp,
+    pgsql,
+    ping,
+    pop,
+    radius,
+    simpletcp,
+    sip,
+    smtp,
+)
 from pyldirectord.checks.base import CheckSpec, Target
-from pyldirectord.checks.registry import Checkers, UnsupportedCheck, always_up, never_up
+from pyldirectord.checks.registry import (
+    Checkers,
+    UnsupportedCheck,
+    always_up,
+    never_up,
+    unsupported_reason,
+)
 
 
 @pytest.fixture
@@ -40,15 +62,36 @@ def test_negotiate_services(checkers: Checkers) -> None:
 
 
 @pytest.mark.parametrize(
+    ("service", "module"),
+    [("ftp", ftp), ("pop", pop), ("pops", pop), ("imap", imap), ("imaps", imap),
+     ("ldap", ldap), ("ldaps", ldap), ("pgsql", pgsql), ("radius", radius), ("sip", sip)],
+)  # fmt: skip
+def test_every_reference_service_has_its_own_check(
+    checkers: Checkers, service: str, module: object
+) -> None:
+    """Issue 13: these were a TCP connect (or a ping on UDP) standing in for the real check."""
+    for protocol in ("tcp", "udp"):
+        check = checkers.lookup("negotiate", service, protocol)
+        assert check is module.check  # type: ignore[attr-defined]
+        assert check is not connect.check and check is not ping.check
+
+
+def test_simpletcp_on_a_udp_virtual_is_simpletcp_not_a_ping(checkers: Checkers) -> None:
+    assert checkers.lookup("negotiate", "simpletcp", "udp") is simpletcp.check
+
+
+def test_the_registry_knows_what_it_refuses_without_importing() -> None:
+    assert unsupported_reason("negotiate", "oracle") is not None
+    assert unsupported_reason("combined", "oracle") is not None
+    assert unsupported_reason("connect", "oracle") is None  # a connect check runs
+    for service in ("ftp", "radius", "sip", "http", "none"):
+        assert unsupported_reason("negotiate", service) is None
+
+
+@pytest.mark.parametrize(
     ("checktype", "service", "protocol", "message"),
     [
-        (
-            "negotiate",
-            "ldap",
-            "tcp",
-            "negotiate check of service 'ldap' over tcp is not implemented",
-        ),
-        ("negotiate", "simpletcp", "udp", "service 'simpletcp' over udp is not implemented"),
+        ("negotiate", "oracle", "tcp", "service=oracle is not supported by pyldirectord"),
         ("negotiate", "gopher", "tcp", "unknown service 'gopher'"),
         ("bogus", "http", "tcp", "unknown checktype 'bogus'"),
     ],
