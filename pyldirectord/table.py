@@ -237,10 +237,12 @@ class Dest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forwarding", Forwarding(self.forwarding))
-        for name in ("weight", "u_threshold", "l_threshold"):
+        # The kernel's limits: weight is a signed int (negative refused), thresholds are u32.
+        for name, maximum in (("weight", 0x7FFFFFFF), ("u_threshold", 0xFFFFFFFF),
+                              ("l_threshold", 0xFFFFFFFF)):  # fmt: skip
             value = getattr(self, name)
-            if not 0 <= value <= 0x7FFFFFFF:
-                raise ValueError(f"{name} {value} out of range 0-2147483647")
+            if not 0 <= value <= maximum:
+                raise ValueError(f"{name} {value} out of range 0-{maximum}")
 
     def ipvsadm_args(self) -> str:
         """The real part of `ipvsadm -a`: `-r ADDR:PORT -g -w 1 [-x U -y L]`."""

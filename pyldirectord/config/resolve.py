@@ -18,6 +18,7 @@ from ipaddress import IPv4Address
 from typing import Protocol
 
 from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.limits import PORT_MAX, bounded_int, is_digits
 from pyldirectord.config.model import (
     Config,
     Diagnostic,
@@ -229,8 +230,8 @@ def _global_fallback(run: _Pass, fallback: Fallback) -> Fallback:
 
 
 def _port(run: _Pass, text: str, protocol: str | None) -> int | None:
-    if text.isascii() and text.isdigit():
-        return int(text) if int(text) < 65536 else None
+    if is_digits(text):
+        return bounded_int(text, PORT_MAX)
     return run.lookups.service(text, protocol)
 
 
