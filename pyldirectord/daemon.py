@@ -74,11 +74,18 @@ class DirectorService:
         self._watcher = ConfigWatcher(self._context.config_path, self._changed_on_disk)
 
     async def reload(self, new: Config) -> None:
+        """The director swaps to ``new`` whole or keeps its config and table (and raises)."""
         assert self._director is not None
+        old = self._director.config
         self._mailer.set_status("reloading")
         self._mailer.reconfigure(new)
-        await self._director.reload(new)
-        self._mailer.set_status("running")
+        try:
+            await self._director.reload(new)
+        except BaseException:
+            self._mailer.reconfigure(old)
+            raise
+        finally:
+            self._mailer.set_status("running")
 
     async def stop(self) -> None:
         if self._watcher is not None:

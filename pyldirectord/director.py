@@ -52,6 +52,20 @@ from pyldirectord.table import IpvsTable
 from pyldirectord.watch import DirectoryWatcher
 
 
+class ReloadRefused(Exception):
+    """A reload that was undone: the running config and table are the old ones."""
+
+
+def _new_refusal(refusal: Exception | None, pending: Collection[Op]) -> str | None:
+    """Why the kernel refused an operation that only the new config asked for, if it did."""
+    if refusal is None:
+        return None
+    if not isinstance(refusal, IpvsApplyError):
+        return str(refusal)  # nothing is known to be applied
+    fresh = [f for f in refusal.failures if not f.is_race and f.op not in pending]
+    return str(fresh[0]) if fresh else None
+
+
 class TableBackend(Protocol):
     """The kernel's IPVS table (``ipvs.Ipvs``), or an in-memory one in tests."""
 
@@ -133,16 +147,51 @@ class Director:
         self._spawn(self._reconcile_loop())
 
     async def reload(self, new: Config) -> None:
-        """Swap to a config that parsed and resolved: health carried by (virtual, real)."""
+        """Swap to a config that parsed and resolved: health carried by (virtual, real).
+
+        All or nothing: if the new config cannot be installed, or the kernel refuses part of
+        its table, the old config, checks and table come back and ``ReloadRefused`` says
+        why (the caller logs it); a race (the table changed behind our back) is not a
+        refusal, the next pass repairs it.
+        """
         self.status = "reloading"
-        old = self.config
+        old, old_health = self.config, self.health
+        try:
+            async with self._lock:
+                actual = await self._backend.read_table()
+                health = seed_health(new, actual, self.health)
+                desired_table(new, health, actual)  # a model error changes nothing yet
+                # What the old config already asks for in vain (e.g. a real the kernel
+                # refuses at every pass) is no reason to refuse the new one.
+                pending = set(diff(actual, desired_table(old, self.health, actual),
+                                   owned_services(old)))  # fmt: skip
+                self.health, self.config = health, new
+                self._install(new)
+                refusal = await self._reconcile_locked(actual, (new, old))
+                reason = _new_refusal(refusal, pending)
+                if reason is not None:
+                    raise ReloadRefused(f"IPVS refused the new table: {reason}")
+        except BaseException as error:
+            await self._restore(old, old_health, new)
+            if isinstance(error, ReloadRefused | asyncio.CancelledError):
+                raise
+            raise ReloadRefused(f"{type(error).__name__}: {error}") from error
+        finally:
+            self.status = "running"
+
+    async def _restore(self, old: Config, old_health: dict[HealthKey, RealHealth],
+                       new: Config) -> None:  # fmt: skip
+        """Back to ``old``: its checks, and its table (whatever of ``new`` was applied goes)."""
+        self.config, self.health = old, {**old_health, **{
+            key: health for key, health in self.health.items() if key in old_health}}
+        self._install(old)
         async with self._lock:
-            actual = await self._backend.read_table()
-            self.health = seed_health(new, actual, self.health)
-            self.config = new
-            self._install(new)
-            await self._reconcile_locked(actual, (new, old))
-        self.status = "running"
+            try:
+                actual = await self._backend.read_table()
+            except Exception as error:
+                self._log.log(f"IPVS: {error}")
+                return
+            await self._reconcile_locked(actual, (old, new))
 
     async def stop(self) -> None:
         """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
@@ -287,14 +336,18 @@ class Director:
                 return
             await self._reconcile_locked(actual, (self.config,))
 
-    async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
+    async def _reconcile_locked(
+        self, actual: IpvsTable, configs: Sequence[Config]
+    ) -> Exception | None:
+        """Apply what the table lacks; the kernel's refusal (not a race), if any."""
         desired = desired_table(self.config, self.health, actual)
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        await self._apply(ops, changes, per_op=True)
+        refusal = await self._apply(ops, changes, per_op=True)
         self._run_fallbackcommands()
         self._write_state(desired)
         self._log_overload()
+        return refusal
 
     def _log_overload(self) -> None:
         """One line when the director falls behind and one when it catches up (decisions.md:
@@ -312,27 +365,31 @@ class Director:
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
-    ) -> None:
+    ) -> Exception | None:
         """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
         a refused operation is reported as the failure it is, not as done: it is retried at
-        the next pass and reported when it succeeds, instead of logged and mailed each pass."""
+        the next pass and reported when it succeeds, instead of logged and mailed each pass.
+        Returns the kernel's refusal, if it refused anything other than a race."""
         if not ops:
-            return
+            return None
         failed: Collection[Op] = ()
+        refusal: Exception | None = None
         try:
             await self._backend.apply(ops)
         except IpvsApplyError as error:  # the rest of the batch was applied
             self._log.log(f"IPVS: {error}")
             failed = {failure.op for failure in error.failures}
+            refusal = None if error.is_race else error
         except Exception as error:  # nothing is known to be applied; the next pass retries
             self._log.log(f"IPVS: {error}")
-            failed = ops
+            failed, refusal = ops, error
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:
                 self._notify(change.event)
+        return refusal
 
     def _run_fallbackcommands(self) -> None:
         for virtual in self.config.virtuals:

@@ -9,7 +9,9 @@ Deliberate differences from the reference (docs/compatibility.md):
 * ``stop`` and ``restart`` wait for the daemon to be gone, with a bound (quirk 2);
 * ``start`` returns once the daemon holds its pid file lock and has written its pid;
 * every instance, foreground ones included, holds ``pyldirectord.<CFGNAME>.lock``, so a second
-  director for the same config refuses to start instead of fighting over the table.
+  director for the same config refuses to start instead of fighting over the table;
+* ``status`` and ``stop`` with a daemon running act on it through the pid file even when
+  the config on disk is invalid (they say so on stderr).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ EXIT_NOT_RUNNING = 3  # status, no pid file
 EXIT_USAGE = 255
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+# Actions that need only the pid file the config's path names: with a daemon running they
+# work even when the config on disk is invalid (it is the running daemon they are about).
+PID_FILE_ACTIONS = ("status", "stop")
 
 Log = Callable[[str], None]
 
@@ -205,6 +210,15 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
     except ConfigError as error:
         # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
         _write(env.err, error.reference_text(os.getpid()))
+        session = Session(invocation, path, Config(path=path), hooks, env, early_log)
+        if invocation.action in PID_FILE_ACTIONS and isinstance(
+            pidfile.probe(session.pid_path), pidfile.Running
+        ):
+            # decisions.md: a typo on disk must not turn the cluster manager's next monitor
+            # into a restart that the same file then refuses.
+            _write(env.err, f"{path} is invalid; {invocation.action} acts on the daemon "
+                   f"running with pid file {session.pid_path}\n")  # fmt: skip
+            return session
         return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
                       "config_error: Configuration Error")  # fmt: skip
     for warning in config.warnings:  # e.g. the deprecated checkcount, as the reference warns

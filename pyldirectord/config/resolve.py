@@ -31,6 +31,7 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.config.parser import parse_bytes
+from pyldirectord.config.table_check import check_table
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 
@@ -175,7 +176,9 @@ def resolve(
     # In the order the reference prints them: at their lines while it reads.
     read_order = sorted((*config.warnings, *run.warnings), key=lambda w: (w.line <= 0, w.line))
     config = replace(config, warnings=tuple(read_order))
-    return _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
+    config = _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
+    check_table(config)
+    return config
 
 
 def events(config: Config) -> Iterator[tuple[tuple[int, int], str, int]]:
