@@ -18,6 +18,7 @@ texts are the reference's. Our deliberate differences (decisions.md, spec 9.8):
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import email.utils
 import os
 import pwd
@@ -26,6 +27,8 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.headerregistry import HeaderRegistry
+from email.message import EmailMessage
 from typing import Protocol
 
 from pyldirectord.config.model import (
@@ -221,12 +224,33 @@ class AlertPolicy:
         return Message(first.route, self.sender, first.to, subject, body, len(alerts))
 
 
+# Headers kept as written (no address re-rendering, no folding, UTF-8 as is), so the text is
+# the reference's; the policy still refuses a CR or LF inside a header value.
+MAIL_POLICY = email.policy.default.clone(
+    linesep="\n", max_line_length=None, utf8=True,
+    header_factory=HeaderRegistry(use_default_map=False),
+)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BARE_CR = re.compile(r"\r(?!\n)|\r\n")
+
+
+def header_text(value: str) -> str:
+    """A config value fit for one header line: CR, LF and other controls dropped (a CRLF
+    config leaves a CR in values; a line break there would start a header of its own)."""
+    return _CONTROL.sub("", value)
+
+
 def render(message: Message, *, date: str, message_id: str) -> str:
     """The reference's header block plus ``Date`` and ``Message-ID``, then the body."""
-    return (
-        f"From: {message.sender}\nTo: {message.to}\nSubject: {message.subject}\n"
-        f"Date: {date}\nMessage-ID: {message_id}\n\n{message.body}"
-    )
+    mail = EmailMessage(policy=MAIL_POLICY)
+    for name, value in (("From", message.sender), ("To", message.to),
+                        ("Subject", message.subject), ("Date", date),
+                        ("Message-ID", message_id)):  # fmt: skip
+        mail[name] = header_text(value)
+    # A CR in the body (from a CRLF config's servicename or comment) becomes a line end
+    # of its own: the transports turn every "\n" into CRLF and dot-stuff the lines.
+    mail.set_payload(_BARE_CR.sub("\n", message.body))
+    return mail.as_string()
 
 
 # --- the edge: transports -----------------------------------------------------------------

@@ -116,10 +116,17 @@ def format_diagnostic(kind: str, diagnostic: Diagnostic) -> str:
     return f"{diagnostic.file}:{max(diagnostic.line, 0)}: {kind}: {message}{hint}"
 
 
+# Credentials for the checks: --json output ends up in tickets and CI logs.
+SECRET_FIELDS = frozenset(("passwd", "secret"))
+REDACTED = "<redacted>"
+
+
 def to_json(value: Any) -> Any:
-    """Dataclasses as objects, frozensets as sorted lists."""
+    """Dataclasses as objects (credentials redacted), frozensets as sorted lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: REDACTED if f.name in SECRET_FIELDS and getattr(value, f.name)
+                else to_json(getattr(value, f.name))
+                for f in dataclasses.fields(value)}  # fmt: skip
     if isinstance(value, frozenset | set):
         return sorted(value)
     if isinstance(value, tuple | list):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from pyldirectord import appendfile
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.limits import PORT_MAX, bounded_int, is_digits
 from pyldirectord.config.model import (
@@ -79,8 +80,8 @@ def check_append(path: str) -> str | None:
     if not path:
         return os.strerror(errno.ENOENT)
     try:
-        with open(path, "ab"):
-            return None
+        appendfile.check_append(path)  # no symlink, FIFO or device; never blocks
+        return None
     except FileNotFoundError:
         return os.strerror(errno.ENOENT)
     except OSError as error:
