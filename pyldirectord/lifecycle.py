@@ -375,7 +375,7 @@ def _foreground_lock(session: Session) -> pidfile.HeldLock | None:
     """The single-instance lock, if the run directory lets us have one: the reference needs
     no run directory in the foreground, so a missing or read-only one only costs the guard."""
     try:
-        return pidfile.HeldLock.open(session.lock_path)
+        return pidfile.HeldLock.open(session.lock_path, pidfile.LOCK_MODE)
     except OSError as error:
         session.log(f"Can not open {session.lock_path} ({error.strerror}): "
                     "running without the single-instance lock")  # fmt: skip
@@ -408,35 +408,59 @@ def run_foreground(session: Session) -> int:
 def run_daemon(session: Session) -> int:
     # Opened before forking, as the reference does, so the error reaches the caller's stderr.
     try:
-        pid_lock = pidfile.HeldLock.open(session.pid_path)
+        pidfile.check_creatable(session.pid_path)
     except OSError:
         _write(session.env.err, f"Can not open {session.pid_path}\n")
         return session.finish(EXIT_FAILURE, "Initialisation Error")
     for stream in (session.env.out, session.env.err):
         stream.flush()  # nothing buffered may be written twice by the children
-    report = spawn_daemon(lambda notifier: daemon_body(session, pid_lock, notifier),
+    report = spawn_daemon(lambda notifier: daemon_body(session, notifier),
                           timeout=session.env.ready_timeout)  # fmt: skip
-    os.close(pid_lock.fd)
     if report.ready:
         return EXIT_OK
     _write(session.env.err, report.message + "\n")
     return session.finish(EXIT_FAILURE, report.message)
 
 
-def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier) -> int:
-    """In the daemon: lock, write the pid, report ready, serve, clean up."""
+def _daemon_appears(pid_path: str, *, within: float) -> bool:
+    """Whether the instance lock's holder is a daemon: its pid file is locked, or will be
+    within moments (a concurrent `start` holds the instance lock before its pid file)."""
+    deadline = time.monotonic() + within
+    while not isinstance(pidfile.probe(pid_path, settle=0.0), pidfile.Running):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def daemon_body(session: Session, notifier: Notifier) -> int:
+    """In the daemon: lock, write the pid, report ready, serve, clean up.
+
+    The instance lock (owner-only, so no other user can hold it) decides who runs; its
+    holder then puts a pid file in place that is locked from the moment it exists, so a
+    read lock someone keeps on an old, world-readable pid file cannot stop a start.
+    """
     router = SignalRouter()  # from the start: a stop signal is never lost, only deferred
     router.install()
-    if not pid_lock.acquire():
-        notifier.ready()  # another `start` won the race: that daemon is the one
-        return EXIT_OK
-    instance = pidfile.HeldLock.open(session.lock_path)
+    instance = pidfile.HeldLock.open(session.lock_path, pidfile.LOCK_MODE)
     if not instance.acquire():
+        # Another `start` won the race (its pid file shows it soon), or a foreground one runs.
+        if _daemon_appears(session.pid_path, within=2.0):
+            instance.release(unlink=False)
+            notifier.ready()
+            return EXIT_OK
         message = _refuse_second_instance(session, instance)
-        pid_lock.release(unlink=True)  # before reporting: the caller may look at once
+        instance.release(unlink=False)
         notifier.failed(message)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
+    try:
+        pid_lock = pidfile.HeldLock.create_locked(session.pid_path)
+    except OSError as error:
+        instance.release(unlink=False)
+        message = f"Can not open {session.pid_path} ({error.strerror})"
+        notifier.failed(message)
+        return session.finish(EXIT_FAILURE, message)
     pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
