@@ -7,6 +7,7 @@ database no longer freezes the director), and the statement runs once, not twice
 from __future__ import annotations
 
 import aiomysql
+
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded, strip_slash
 
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from leaks import no_leaks
+
 from pyldirectord.checks import external
 from pyldirectord.checks.base import CheckSpec, Target
 

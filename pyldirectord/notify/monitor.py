@@ -18,7 +18,7 @@ from typing import Literal
 
 from pyldirectord.appendfile import open_append
 from pyldirectord.config.model import Real, Virtual, real_id
-from pyldirectord.log import Log, ctime
+from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
 _ESCAPED = re.compile(r"[%|\r\n]")

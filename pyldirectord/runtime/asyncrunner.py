@@ -16,10 +16,10 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
-from pyldirectord.lifecycle import DirectorContext
-from pyldirectord.subinstances import SubInstances
+from pyldirectord.runtime.subinstances import SubInstances
 
 RELOAD_FAILED = "Reload failed, keeping the running configuration"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
-from pyldirectord.maintenance import MaintenanceDir
-from pyldirectord.probes import CheckPlan
+from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.runtime.maintenance import MaintenanceDir
 
 
 @dataclass(frozen=True, slots=True)
