@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Protocol
 
-from pyldirectord import appendfile
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.limits import PORT_MAX, bounded_int, is_digits
 from pyldirectord.config.model import (
@@ -33,6 +32,7 @@ from pyldirectord.config.model import (
 )
 from pyldirectord.config.parser import parse_bytes
 from pyldirectord.config.table_check import check_table
+from pyldirectord.notify import appendfile
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 

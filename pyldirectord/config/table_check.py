@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config, effective_fallback, virtual_id
-from pyldirectord.desired import fallback_dest, ipvs_service, real_dest, service_key
-from pyldirectord.table import normal_dest
+from pyldirectord.core.desired import fallback_dest, ipvs_service, real_dest, service_key
+from pyldirectord.core.table import normal_dest
 
 
 def check_table(config: Config) -> None:

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TextIO
 
-from pyldirectord.appendfile import check_append, open_append
 from pyldirectord.config.model import Config, Globals
+from pyldirectord.notify.appendfile import check_append, open_append
 
 SYSLOG_IDENT = "ldirectord"
 SYSLOG_SOCKET = "/dev/log"

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pyldirectord.appendfile import open_append
 from pyldirectord.config.model import Real, Virtual, real_id
+from pyldirectord.notify.appendfile import open_append
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]

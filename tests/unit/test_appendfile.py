@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import checkconfig
-from pyldirectord.appendfile import check_append, open_append
-from pyldirectord.log import FileSink, Log
-from pyldirectord.monitor import MonitorFile
+from pyldirectord.cli import checkconfig
+from pyldirectord.notify.appendfile import check_append, open_append
+from pyldirectord.notify.log import FileSink, Log
+from pyldirectord.notify.monitor import MonitorFile
 
 DEADLINE = 30.0  # only a hang misses it
 

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import pytest
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.registry import Checkers
 from test_director_host import Backend, free_port, until, web_config
 
-from pyldirectord.asyncrunner import RELOAD_FAILED, AsyncRunner
+from pyldirectord.checks.registry import Checkers
+from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config
-from pyldirectord.desired import service_key
-from pyldirectord.director import Director, ReloadRefused
-from pyldirectord.ipvs import Failure, IpvsApplyError
-from pyldirectord.lifecycle import DirectorContext
-from pyldirectord.log import Log
-from pyldirectord.reconcile import AddDest, AddService, EditService, Op
-from pyldirectord.subinstances import SubInstances
-from pyldirectord.table import IpvsTable
+from pyldirectord.core.desired import service_key
+from pyldirectord.core.reconcile import AddDest, AddService, EditService, Op
+from pyldirectord.core.table import IpvsTable
+from pyldirectord.kernel.ipvs import Failure, IpvsApplyError
+from pyldirectord.notify.log import Log
+from pyldirectord.runtime.asyncrunner import RELOAD_FAILED, AsyncRunner
+from pyldirectord.runtime.director import Director, ReloadRefused
+from pyldirectord.runtime.subinstances import SubInstances
 
 VIP = "192.0.2.80"
 
