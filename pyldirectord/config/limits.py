@@ -15,7 +15,10 @@ S32_MAX = 0x7FFFFFFF
 WEIGHT_MAX = S32_MAX  # struct ip_vs_dest_user: int weight, negative refused
 THRESHOLD_MAX = U32_MAX  # u_threshold, l_threshold: u32
 FWMARK_MIN, FWMARK_MAX = 1, U32_MAX  # u32; 0 means "not a fwmark service" to the kernel
-PERSISTENT_MAX = U32_MAX  # IPVS_SVC_ATTR_TIMEOUT: u32 seconds
+# IPVS_SVC_ATTR_TIMEOUT is u32 seconds, but the kernel keeps it in jiffies (seconds * HZ) in
+# a u32 too, so a longer timeout silently wraps: 4294967295 s came back as 42949671 s with
+# HZ=100. HZ is at most 1000, so this much holds on every kernel (49.7 days).
+PERSISTENT_MAX = U32_MAX // 1000
 PORT_MAX = 0xFFFF
 SCHEDNAME_MAX = 15  # IP_VS_SCHEDNAME_MAXLEN is 16 bytes with the terminating NUL
 # Counts and seconds (timeouts, intervals, failure counts, alert frequency): a C int, as

@@ -208,8 +208,9 @@ class Service:
     def __post_init__(self) -> None:
         object.__setattr__(self, "netmask", _normal_netmask(self.key.family, self.netmask))
         object.__setattr__(self, "sched_flags", sched_flags(self.sched_flags))
-        if self.persistent is not None and not 0 < self.persistent <= 0xFFFFFFFF:
-            raise ValueError(f"persistence timeout {self.persistent} must be positive")
+        # The kernel keeps the timeout in jiffies in a u32: beyond this it wraps (HZ <= 1000).
+        if self.persistent is not None and not 0 < self.persistent <= 0xFFFFFFFF // 1000:
+            raise ValueError(f"persistence timeout {self.persistent} out of range 1-4294967")
 
     def ipvsadm_args(self) -> str:
         """The service part of `ipvsadm -A`, in ipvsadm -S order."""

@@ -24,7 +24,7 @@ BIG = "9" * 5000  # beyond Python's int() digit limit: must be a clean error, no
          "upper threshold must be in range 0..4294967295"),
         (f"\treal=192.0.2.2:{BIG} gate\n",
          f"invalid port ({BIG}) for real server (could not resolve port)"),
-        ("\tpersistent=4294967296\n", "invalid persistent timeout"),
+        ("\tpersistent=4294968\n", "invalid persistent timeout"),
         (f"\tpersistent={BIG}\n", "invalid persistent timeout"),
         ("\tnetmask=999.999.999.999\n", "invalid netmask: dotted quad notation is required"),
         ("\tnetmask=255.255.255.00\n", "invalid netmask: dotted quad notation is required"),
@@ -72,7 +72,7 @@ def test_global_values_out_of_range(line: str) -> None:
 def test_the_kernels_limits_themselves_parse() -> None:
     config = loaded(
         "virtual=4294967295\n\treal=192.0.2.2:65535 gate 2147483647 l:1 u:4294967295\n"
-        "\tpersistent=4294967295\n\tschedflags=sh-fallback,sh-port\n\tscheduler=sh\n"
+        "\tpersistent=4294967\n\tschedflags=sh-fallback,sh-port\n\tscheduler=sh\n"
         "virtual=192.0.2.1:80\n\treal=192.0.2.3:80 gate 0\n\tnetmask=255.255.0.0\n"
         "\tpersistent=300\n\tschedflags=flag-1,flag-2,flag-3\n"
         "virtual6=[2001:db8::1]:80\n\treal6=[2001:db8::2]:80 gate\n\tnetmask=064\n"
@@ -82,7 +82,7 @@ def test_the_kernels_limits_themselves_parse() -> None:
     real = fwmark.reals[0]
     assert (fwmark.fwmark, real.weight, real.lower, real.upper) == (4294967295, 2147483647, 1,
                                                                     4294967295)  # fmt: skip
-    assert fwmark.persistent == 4294967295
+    assert fwmark.persistent == 4294967
     assert (address.netmask, address.reals[0].weight) == ("255.255.0.0", 0)
     assert six.netmask == "64"
 

@@ -46,5 +46,5 @@ def test_an_entry_the_kernel_cannot_hold_is_an_error_at_its_line(
 
 
 def test_the_kernels_limits_pass() -> None:
-    check_table(config(persistent=2**32 - 1, netmask="255.255.0.0",
+    check_table(config(persistent=4294967, netmask="255.255.0.0",
                        reals=real(weight=2**31 - 1, lower=2**32 - 1, upper=2**32 - 1)))
