@@ -134,6 +134,13 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     # instead of the daemon dying unseen after a successful-looking start.
     if not os.path.exists(IPVS_PROC):
         raise IpvsUnavailable(NOT_LOADED)
+    asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
 
     runner = AsyncRunner(context, build, load)
     return runner
+
+
+async def _read_the_table() -> None:
+    """What the director does first: open the IPVS netlink socket and dump the table."""
+    async with Ipvs() as ipvs:
+        await ipvs.read_table()

@@ -4,7 +4,9 @@ table applies to the sandbox kernel's IPVS and reads back unchanged, so a config
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -64,3 +66,23 @@ async def test_a_config_at_every_limit_applies_and_reads_back(ipvs: Ipvs, tmp_pa
     assert_same(held, wanted)
     assert diff(held, wanted, wanted.services) == []
     print(subprocess.run(["ipvsadm", "-Ln"], capture_output=True, text=True).stdout)
+
+
+def test_start_without_cap_net_admin_fails_before_ready(tmp_path: Path) -> None:
+    """The daemon reads the table before it reports ready: without the capability `start`
+    says why and exits 1, instead of reporting ready and dying (issue 12)."""
+    config = tmp_path / "lvs.cf"
+    log = tmp_path / "ldirectord.log"
+    config.write_text(f'logfile="{log}"\nvirtual=10.0.2.100:80\n\treal=10.0.2.3:80 masq\n')
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    binary = str(Path(sys.executable).with_name("pyldirectord"))
+    result = subprocess.run(
+        ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", binary, str(config),
+         "start"], capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYLDIRECTORD_RUNDIR": str(rundir)},
+    )  # fmt: skip
+    print(result.stdout, result.stderr)
+    assert result.returncode == 1
+    assert "permission denied: IPVS needs CAP_NET_ADMIN" in result.stderr
+    assert not (rundir / "ldirectord.lvs.cf.pid").exists()
