@@ -39,12 +39,13 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
-    """What one check said, or that the real is in maintenance (a forced down)."""
+class ProbeResult:
+    """What one probe of a real said: its check's verdict, or that the real is in maintenance
+    (a forced down, not checked at all). The prober makes it; ``observe`` reads it."""
 
     ok: bool
     reason: str
-    at: float
+    elapsed: float
     maintenance: bool = False
 
 
@@ -61,14 +62,15 @@ def adopted() -> RealHealth:
     return RealHealth(state=State.UP, reason="adopted from the kernel table")
 
 
-def observe(health: RealHealth, seen: Observation, policy: Policy) -> Outcome:
-    checked = replace(health, last_check=seen.at, reason=seen.reason, maintenance=seen.maintenance)
+def observe(health: RealHealth, seen: ProbeResult, at: float, policy: Policy) -> Outcome:
+    """``health`` after the probe result ``seen`` arrived at ``at``."""
+    checked = replace(health, last_check=at, reason=seen.reason, maintenance=seen.maintenance)
     if seen.maintenance:
         # Maintenance is a forced transition: it ignores failurecount (spec 3.7).
-        return _go(checked, State.DOWN, seen.at, health.state is not State.DOWN)
+        return _go(checked, State.DOWN, at, health.state is not State.DOWN)
     if seen.ok:
-        return _observe_success(health, checked, seen.at, policy)
-    return _observe_failure(health, checked, seen.at, policy)
+        return _observe_success(health, checked, at, policy)
+    return _observe_failure(health, checked, at, policy)
 
 
 def _observe_success(

@@ -7,21 +7,14 @@ plain connect and says so in its reason, rather than being reported up unchecked
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime.maintenance import MaintenanceDir
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    ok: bool
-    reason: str
-    elapsed: float
-    maintenance: bool = False
 
 
 def timed_out(timeout: float) -> ProbeResult:

@@ -20,14 +20,13 @@ from memory_table import ListSink, MemoryTable
 from test_director_host import Backend, free_port, until, web_config
 
 from pyldirectord.checks.registry import Checkers
-from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config
 from pyldirectord.core.desired import service_key
-from pyldirectord.core.reconcile import AddDest, AddService, EditService, Op
+from pyldirectord.core.ipvsops import AddDest, AddService, EditService, Failure, IpvsApplyError, Op
 from pyldirectord.core.table import IpvsTable
-from pyldirectord.kernel.ipvs import Failure, IpvsApplyError
 from pyldirectord.notify.log import Log
 from pyldirectord.runtime.asyncrunner import RELOAD_FAILED, AsyncRunner
+from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.director import Director, ReloadRefused
 from pyldirectord.runtime.subinstances import SubInstances
 
