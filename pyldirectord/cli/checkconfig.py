@@ -28,7 +28,8 @@ from pyldirectord.config.model import (
     check_name,
     effective_quiescent,
 )
-from pyldirectord.config.resolve import check_append_no_create, load
+from pyldirectord.config.resolve import check_append_no_create
+from pyldirectord.runtime.configload import load
 
 EXIT_OK = 0
 EXIT_INVALID = 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
@@ -31,8 +32,6 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.config.parser import parse_bytes
-from pyldirectord.config.table_check import check_table
-from pyldirectord.notify import appendfile
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 
@@ -80,12 +79,25 @@ def check_append(path: str) -> str | None:
     if not path:
         return os.strerror(errno.ENOENT)
     try:
-        appendfile.check_append(path)  # no symlink, FIFO or device; never blocks
+        _open_and_close(path)
         return None
     except FileNotFoundError:
         return os.strerror(errno.ENOENT)
     except OSError as error:
         return error.strerror or str(error)
+
+
+def _open_and_close(path: str) -> None:
+    """The rules of notify/appendfile.py, which the daemon writes with (config is the lowest
+    layer, so they are restated here): the last component is never followed, the open never
+    blocks (a FIFO without reader is ENXIO, not a hang), only a regular file will do."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                 | os.O_CLOEXEC, 0o640)  # fmt: skip
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+    finally:
+        os.close(fd)
 
 
 def check_append_no_create(path: str) -> str | None:
@@ -177,9 +189,7 @@ def resolve(
     # In the order the reference prints them: at their lines while it reads.
     read_order = sorted((*config.warnings, *run.warnings), key=lambda w: (w.line <= 0, w.line))
     config = replace(config, warnings=tuple(read_order))
-    config = _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
-    check_table(config)
-    return config
+    return _resolved(config, [virtuals[i] for i in sorted(virtuals)], fallbacks)
 
 
 def events(config: Config) -> Iterator[tuple[tuple[int, int], str, int]]:

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config
-from pyldirectord.config.resolve import load
 from pyldirectord.core.ipvsops import NOT_LOADED, IpvsUnavailable
 from pyldirectord.kernel.ipvs import Ipvs
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.mailer import Mailer
 from pyldirectord.runtime.asyncrunner import AsyncRunner
+from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.watch import ConfigWatcher

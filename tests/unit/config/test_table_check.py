@@ -8,7 +8,7 @@ import pytest
 
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config, Fallback, Real, Virtual
-from pyldirectord.config.table_check import check_table
+from pyldirectord.core.table_check import check_table
 
 
 def config(**virtual: object) -> Config:

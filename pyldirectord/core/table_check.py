@@ -1,10 +1,11 @@
-"""The last step of resolution: every table entry the config names can be built.
+"""After resolution: every table entry the config names can be built.
 
 The parser refuses each value the kernel cannot hold at its line; this builds the IPVS
 service of every virtual and the destination of every real (up and quiesced) and fallback
 with the table model's own validation, so that a value the parser let through by mistake is
 still a ``ConfigError`` at its line before `start` reports ready or a reload swaps configs,
-instead of an exception inside the running director.
+instead of an exception inside the running director (``runtime/configload.py`` runs it
+after every load).
 """
 
 from __future__ import annotations
