@@ -262,13 +262,12 @@ def daemon_body(session: Session, notifier: Notifier) -> int:
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
     try:
-        pid_lock = pidfile.HeldLock.create_locked(session.pid_path)
+        pid_lock = pidfile.HeldLock.create_locked(session.pid_path, os.getpid())
     except OSError as error:
         instance.release(unlink=False)
         message = f"Can not open {session.pid_path} ({error.strerror})"
         notifier.failed(message)
         return session.finish(EXIT_FAILURE, message)
-    pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
         director = session.hooks.make_director(director_context(session, foreground=False))

@@ -129,8 +129,8 @@ class HeldLock:
         return cls(path, os.open(path, _OPEN, mode), mode)
 
     @classmethod
-    def create_locked(cls, path: str, mode: int = PID_MODE) -> HeldLock:
-        """A new file at ``path``, already locked when it appears there.
+    def create_locked(cls, path: str, pid: int, mode: int = PID_MODE) -> HeldLock:
+        """A new file at ``path`` holding ``pid``, already locked when it appears there.
 
         The pid file must be world-readable, so anyone can hold a read lock on an existing
         one (a stale one, say) and keep an exclusive lock from ever being granted. A file
@@ -141,6 +141,8 @@ class HeldLock:
         fd = os.open(temporary, _OPEN | os.O_EXCL, LOCK_MODE)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.pwrite(fd, f"{pid}\n".encode(), 0)
+            os.fsync(fd)
             os.fchmod(fd, mode)
             os.rename(temporary, path)
         except BaseException:
