@@ -21,6 +21,7 @@ from pyldirectord.config.scan import (
     search_request_receive,
     search_spaced,
 )
+from pyldirectord.config.values import split_commas
 
 A = re.ASCII
 _ADDR = r"(?:\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-fa-f:]+\])"
@@ -117,3 +118,13 @@ def test_hostile_values_finish() -> None:
             last_two_words(value)
 
     assert finishes(scan_all)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet=" \t\r\f\v,ab", max_size=20))
+def test_comma_split_is_the_references(value: str) -> None:
+    assert split_commas(value) == re.split(r"\s*,\s*", value, flags=A)
+
+
+def test_comma_split_of_a_long_blank_run_finishes() -> None:
+    assert finishes(lambda: split_commas("a" + " " * 200_000 + "b"))
