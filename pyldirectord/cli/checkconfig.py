@@ -173,7 +173,7 @@ def _json_verdict(
 
 
 def main(args: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
-    """``args`` follow ``--check-config``/``-t``; None means a usage error."""
+    """``args`` follow ``--check-config``; None means a usage error."""
     out, err = out or sys.stdout, err or sys.stderr
     as_json = "--json" in args
     rest = [arg for arg in args if arg != "--json"]

@@ -51,6 +51,14 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 # Actions that need only the pid file the config's path names: with a daemon running they
 # work even when the config on disk is invalid (it is the running daemon they are about).
 PID_FILE_ACTIONS = ("status", "stop")
+# The longest `stop` waits for the daemon to be gone, and `start` for the daemon's report
+# (which includes loading ip_vs: kmod.MODPROBE_TIMEOUT). A cluster manager's op timeouts must
+# be longer: contrib/ sets 45 s, and tests/unit/test_cluster_timeouts.py holds them to it.
+STOP_TIMEOUT = 30.0
+# It ends at the report, so a generous bound costs nothing; the daemon's imports alone took
+# over 10 s on a loaded CI machine in the sandbox (hostfs), and a spurious "not ready" would
+# fail a start that worked.
+READY_TIMEOUT = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Hooks:
@@ -69,11 +77,8 @@ class Environment:
     err: TextIO
     usage_text: str
     version_text: str
-    stop_timeout: float = 30.0
-    # How long `start` waits for the daemon's report. It ends at the report, so a generous
-    # bound costs nothing; the daemon's imports alone took over 10 s on a loaded CI machine in
-    # the sandbox (hostfs), and a spurious "not ready" would fail a start that worked.
-    ready_timeout: float = 30.0
+    stop_timeout: float = STOP_TIMEOUT
+    ready_timeout: float = READY_TIMEOUT  # how long `start` waits for the daemon's report
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,9 @@ class ProbeResult:
     reason: str
     elapsed: float
     maintenance: bool = False
+    # The service's own check ran (not checktype=N's connect half, nor a stand-in connect):
+    # the monitorfile then carries its reply, as the reference's does (notify/monitor.py).
+    negotiated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

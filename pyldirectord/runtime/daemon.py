@@ -14,9 +14,11 @@ from collections.abc import Callable
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config
-from pyldirectord.core.ipvsops import NOT_LOADED, IpvsUnavailable
+from pyldirectord.core.ipvsops import IpvsUnavailable
+from pyldirectord.kernel import kmod
 from pyldirectord.kernel.ipvs import Ipvs
-from pyldirectord.notify.log import Log
+from pyldirectord.kernel.kmod import ModuleLoadError, ensure_ip_vs, load_schedulers
+from pyldirectord.notify.log import Log, LogOpenError, make_sink
 from pyldirectord.notify.mailer import Mailer
 from pyldirectord.runtime.asyncrunner import AsyncRunner
 from pyldirectord.runtime.configload import load
@@ -25,7 +27,12 @@ from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
-IPVS_PROC = "/proc/net/ip_vs"  # present exactly when the ip_vs module is loaded
+IPVS_PROC = kmod.IPVS_PROC
+MODPROBE = kmod.Modprobe()
+
+
+def schedulers(config: Config) -> list[str]:
+    return [virtual.scheduler for virtual in config.virtuals]
 
 
 class FunctionSink:
@@ -77,15 +84,38 @@ class DirectorService:
         """The director swaps to ``new`` whole or keeps its config and table (and raises)."""
         assert self._director is not None
         old = self._director.config
+        self.reopen_log(self._director.config, new)
+        added = set(schedulers(new)) - set(schedulers(self._director.config))
+        if added:  # as at start: a scheduler the kernel lacks is one clear line
+            warning = await asyncio.to_thread(load_schedulers, MODPROBE, sorted(added))
+            if warning is not None:
+                self._log.log(warning)
         self._mailer.set_status("reloading")
         self._mailer.reconfigure(new)
         try:
             await self._director.reload(new)
         except BaseException:
             self._mailer.reconfigure(old)
+            self.reopen_log(new, old)  # the running config's log again
             raise
         finally:
             self._mailer.set_status("running")
+
+    def reopen_log(self, old: Config, new: Config) -> None:
+        """The reference reads ``logfile`` again on reload: a changed one is used from now on.
+        The new destination is test-opened first; if it fails, the old one stays, and says
+        why (the reference would have refused the whole config)."""
+        if new.globals.logfile == old.globals.logfile:
+            return
+        try:
+            sink = make_sink(
+                debug=self._context.debug, supervised=old.globals.supervised,
+                logfile=new.globals.logfile, cfgname=self._context.cfgname,
+            )  # fmt: skip
+        except LogOpenError as error:
+            self._log.log(f"{error}: still logging to {old.globals.logfile}")
+            return
+        self._log.use(sink)
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -130,10 +160,15 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     async def build(built_for: DirectorContext) -> DirectorService:
         return DirectorService(built_for, runner.request_autoreload)
 
-    # Checked here, before the daemon reports ready, so that `start` prints it and exits 1
-    # instead of the daemon dying unseen after a successful-looking start.
-    if not os.path.exists(IPVS_PROC):
-        raise IpvsUnavailable(NOT_LOADED)
+    # Loaded (as ipvsadm would) and checked here, before the daemon reports ready, so that
+    # `start` prints why it cannot run and exits 1 instead of the daemon dying unseen.
+    try:
+        ensure_ip_vs(MODPROBE, IPVS_PROC)
+    except ModuleLoadError as error:
+        raise IpvsUnavailable(str(error)) from None
+    warning = load_schedulers(MODPROBE, schedulers(context.config))
+    if warning is not None:
+        context.log(warning)
     asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
 
     runner = AsyncRunner(context, build, load)

@@ -9,14 +9,17 @@ their operations.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import (
     Config,
+    Real,
     Virtual,
     bracketed,
     effective_cleanstop,
@@ -24,7 +27,13 @@ from pyldirectord.config.model import (
     effective_risecount,
     virtual_id,
 )
-from pyldirectord.core.changes import Change, describe, stop_changes
+from pyldirectord.core.changes import (
+    Change,
+    describe,
+    dests_of,
+    first_down_changes,
+    stop_changes,
+)
 from pyldirectord.core.checkplan import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.core.desired import (
     HealthKey,
@@ -32,14 +41,16 @@ from pyldirectord.core.desired import (
     health_key,
     owned_services,
     seed_health,
+    service_dest,
     service_key,
 )
 from pyldirectord.core.events import RealEvent
-from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, observe
+from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, State, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
+from pyldirectord.core.overrides import EditsByHand, kept_text
 from pyldirectord.core.reconcile import diff
-from pyldirectord.core.table import IpvsTable
-from pyldirectord.notify.fallbackcommand import FallbackMemory, run_fallbackcommand
+from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey
+from pyldirectord.notify.fallbackcommand import FallbackMemory, InOrder, run_fallbackcommand
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile, monitor_entry
 from pyldirectord.notify.statefile import DirectorState
@@ -54,8 +65,18 @@ class ReloadRefused(Exception):
     """A reload that was undone: the running config and table are the old ones."""
 
 
-def _new_refusal(refusal: Exception | None, pending: Collection[Op]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one apply left undone: the operations that failed, and the kernel's refusal
+    (anything but a race, which the next pass repairs) if there was one."""
+
+    failed: Collection[Op] = ()
+    refusal: Exception | None = None
+
+
+def _new_refusal(applied: Applied, pending: Collection[Op]) -> str | None:
     """Why the kernel refused an operation that only the new config asked for, if it did."""
+    refusal = applied.refusal
     if refusal is None:
         return None
     if not isinstance(refusal, IpvsApplyError):
@@ -106,6 +127,11 @@ class Director:
         self._reported: set[str] = set()
         self._all_reported = asyncio.Event()
         self._fallbacks = FallbackMemory()
+        self._fallback_order = InOrder()  # one fallbackcommand at a time per virtual
+        # Reals whose first check failed since the last pass: the reference logs each (spec 3.2).
+        self._first_down: list[tuple[Virtual, Real]] = []
+        self._written: set[tuple[ServiceKey, DestKey]] = set()  # reals written since (re)load
+        self._edits = EditsByHand()  # a manual drain holds until health changes or a reload
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
@@ -146,6 +172,7 @@ class Director:
         refusal, the next pass repairs it.
         """
         old, old_health = self.config, self.health
+        old_edits, old_written = self._edits, self._written
         try:
             async with self._lock:
                 actual = await self._backend.read_table()
@@ -156,12 +183,17 @@ class Director:
                 pending = set(diff(actual, desired_table(old, self.health, actual),
                                    owned_services(old)))  # fmt: skip
                 self.health, self.config = health, new
+                # A reload re-applies every weight, as the reference's does: edits by hand
+                # end, and nothing written before counts as ours (fresh objects, so that a
+                # refused reload can put the old ones back untouched).
+                self._edits, self._written = EditsByHand(), set()
                 self._install(new)
-                refusal = await self._reconcile_locked(actual, (new, old))
-                reason = _new_refusal(refusal, pending)
+                applied = await self._reconcile_locked(actual, (new, old))
+                reason = _new_refusal(applied, pending)
                 if reason is not None:
                     raise ReloadRefused(f"IPVS refused the new table: {reason}")
         except BaseException as error:
+            self._edits, self._written = old_edits, old_written
             await self._restore(old, old_health, new)
             if isinstance(error, ReloadRefused | asyncio.CancelledError):
                 raise
@@ -268,8 +300,14 @@ class Director:
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, at, policy)
+        before = self.health.get(hkey, RealHealth())
+        outcome = observe(before, seen, at, policy)
         self.health[hkey] = outcome.health
+        if outcome.changed:  # the new state's weight wins over an edit by hand
+            key = service_key(virtual)
+            self._edits.health_changed(key, service_dest(virtual, key, real, True).key)
+            if before.state is State.UNKNOWN and not outcome.health.up:
+                self._first_down.append((virtual, real))
         self._log_soft(virtual, real.host, real.port, outcome, policy)
         return outcome.changed
 
@@ -286,7 +324,8 @@ class Director:
     def _monitor(self, member: Member, plan: CheckPlan, result: ProbeResult) -> None:
         virtual = member.virtual
         monitor = self._monitors.get(virtual.monitorfile or "")
-        entry = monitor_entry(virtual.checktype, result.ok, result.reason)
+        entry = monitor_entry(virtual.checktype, plan.spec.service, result.ok, result.reason,
+                              negotiated=result.negotiated, maintenance=result.maintenance)
         if monitor is not None and entry is not None:
             monitor.write(plan.key, *entry)
 
@@ -315,21 +354,28 @@ class Director:
                 return
             await self._reconcile_locked(actual, (self.config,))
 
-    async def _reconcile_locked(
-        self, actual: IpvsTable, configs: Sequence[Config]
-    ) -> Exception | None:
-        """Apply what the table lacks; the kernel's refusal (not a race), if any."""
-        desired = desired_table(self.config, self.health, actual)
+    async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> Applied:
+        """Apply what the table lacks; what failed, and the kernel's refusal if any."""
+        desired, noticed = self._edits.desired(desired_table(self.config, self.health, actual),
+                                               actual)  # fmt: skip
+        for service, key in noticed:
+            self._log.log(kept_text(service, desired.reals(service)[key]))
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        refusal = await self._apply(ops, changes, per_op=True)
+        applied = await self._apply(ops, changes, per_op=True)
+        failed = applied.failed
+        self._edits.applied(desired, failed)
+        self._written |= dests_of(op for op in ops if op not in failed)
+        first_down, self._first_down = self._first_down, []
+        self._report(first_down_changes(first_down, desired, self._written, self._loop.time()))
         for run in self._fallbacks.due(self.config, self.health):
-            self._spawn(run_fallbackcommand(run.command, run.action, run.virtual, self._log))
+            self._spawn(self._fallback_order.run(virtual_id(run.virtual), functools.partial(
+                run_fallbackcommand, run.command, run.action, run.virtual, self._log)))
         self._desired = desired
         if self._state_file is not None:
             self._state_file.publish()
         self._log_overload()
-        return refusal
+        return applied
 
     def _log_overload(self) -> None:
         """One line when the director falls behind and one when it catches up (decisions.md:
@@ -347,13 +393,13 @@ class Director:
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
-    ) -> Exception | None:
-        """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
-        a refused operation is reported as the failure it is, not as done: it is retried at
-        the next pass and reported when it succeeds, instead of logged and mailed each pass.
-        Returns the kernel's refusal, if it refused anything other than a race."""
+    ) -> Applied:
+        """Apply, then log and alert; what failed. With ``per_op`` (``changes[i]`` describes
+        ``ops[i]``) a refused operation is reported as the failure it is, not as done: it is
+        retried at the next pass and reported when it succeeds, instead of logged and mailed
+        each pass."""
         if not ops:
-            return None
+            return Applied()
         failed: Collection[Op] = ()
         refusal: Exception | None = None
         try:
@@ -367,11 +413,14 @@ class Director:
             failed, refusal = ops, error
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
+        self._report(changes)
+        return Applied(failed, refusal)
+
+    def _report(self, changes: Sequence[Change]) -> None:
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:
                 self._notify(change.event)
-        return refusal
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(work)
@@ -382,4 +431,5 @@ class Director:
         return snapshot(
             self.config, self.health, self._desired, pid=os.getpid(), written_at=time.time(),
             wall_offset=time.time() - self._loop.time(), overloaded=self.overloaded,
+            by_hand=self._edits.kept.keys(),
         )  # fmt: skip

@@ -39,7 +39,7 @@ def test_invalid_config_is_file_line_error_and_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, GOOD + "\tchecktype=bogus\n")
-    assert main(["-t", str(path)]) == 1
+    assert main(["--check-config", str(path)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(f"{path}:4: error: checktype must be ")
@@ -49,7 +49,7 @@ def test_unknown_command_is_shown_on_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, "bogus=1\n")
-    assert main(["-t", str(path)]) == 1
+    assert main(["--check-config", str(path)]) == 1
     assert capsys.readouterr().err == f"{path}:1: error: Unknown command bogus=1\n"
 
 
@@ -83,7 +83,7 @@ def test_default_config_name_and_search_order(
 
 def test_usage_errors_fall_back_to_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--check-config", "a.cf", "b.cf"]) == EXIT_USAGE
-    assert main(["-t", "--bogus"]) == EXIT_USAGE
+    assert main(["--check-config", "--bogus"]) == EXIT_USAGE
 
 
 def test_warnings_never_change_the_exit_code(
@@ -91,7 +91,7 @@ def test_warnings_never_change_the_exit_code(
 ) -> None:
     path = write(tmp_path, "checkcount=2\nfork=yes\nrisecount=2\n" + GOOD
                  + "\tchecktype=connect2\n\treal=127.0.0.3:80 gate 1 u:9 l:2\n")  # fmt: skip
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     err = capsys.readouterr().err
     assert f"{path}:1: warning: checkcount option is deprecated" in err
     assert f"{path}:2: warning: fork=yes" in err
@@ -103,7 +103,7 @@ def test_warnings_never_change_the_exit_code(
 
 def test_extension_in_a_block_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, GOOD + "\trisecount=2\n")
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert f"{path}:4: warning: risecount is a pyldirectord extension" in capsys.readouterr().err
 
 
@@ -133,10 +133,10 @@ def test_world_readable_passwd_is_read_from_the_file_mode(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, GOOD + '\tpasswd="secret"\n', mode=0o644)
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert "world-readable" in capsys.readouterr().err
     path.chmod(0o600)
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert "world-readable" not in capsys.readouterr().err
 
 
