@@ -8,12 +8,13 @@ reference's first line. Schema version 1::
      "virtuals": [{"virtual": "tcp:192.168.6.240:80",
                    "reals": [{"real": "10.0.0.1:80", "state": "up", "weight": 1,
                               "last_check": 1764077999.9, "reason": "HTTP 200",
-                              "by_hand": false}]}]}
+                              "by_hand": false, "latency": 0.004}]}]}
 
 ``state`` is the operator's word: ``up``, ``down`` (weight 0 or removed), ``fallback``,
 ``unchecked``. ``last_check`` is a Unix time or null before the first result. ``by_hand``: an
 operator edited the real's entry (``ipvsadm -e``) and the director keeps that edit
 (docs/compatibility.md, "Operator edits"); absent in files of older versions (false).
+``latency``: the seconds the last check took (null before it; absent in older files).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class RealState:
     last_check: float | None
     reason: str
     by_hand: bool = False  # the weight is an operator's edit the director keeps
+    latency: float | None = None  # seconds the last check took; absent in older files
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ def to_json(state: DirectorState) -> str:
 def _real_document(real: RealState) -> dict[str, Any]:
     return {"real": real.real, "state": real.state, "weight": real.weight,
             "last_check": real.last_check, "reason": real.reason,
-            "by_hand": real.by_hand}  # fmt: skip
+            "by_hand": real.by_hand, "latency": real.latency}  # fmt: skip
 
 
 def _virtual_json(virtual: VirtualState) -> str:
@@ -102,6 +104,7 @@ def _real_from(item: dict[str, Any]) -> RealState:
         last_check=None if last_check is None else float(last_check),
         reason=str(item.get("reason", "")),
         by_hand=bool(item.get("by_hand", False)),
+        latency=None if item.get("latency") is None else float(item["latency"]),
     )
 
 

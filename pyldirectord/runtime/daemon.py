@@ -20,6 +20,9 @@ from pyldirectord.kernel.ipvs import Ipvs
 from pyldirectord.kernel.kmod import ModuleLoadError, ensure_ip_vs, load_schedulers
 from pyldirectord.notify.log import Log, LogOpenError, make_sink
 from pyldirectord.notify.mailer import Mailer
+from pyldirectord.notify.observability import Observability
+from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
+from pyldirectord.runtime import preflight
 from pyldirectord.runtime.asyncrunner import AsyncRunner
 from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.context import DirectorContext
@@ -56,8 +59,13 @@ def as_log(log: Callable[[str], None]) -> Log:
 class DirectorService:
     """``asyncrunner.AsyncDirector``: start, reload and stop the whole daemon body."""
 
-    def __init__(self, context: DirectorContext, autoreload: Callable[[], None]) -> None:
+    def __init__(
+        self, context: DirectorContext, autoreload: Callable[[], None],
+        systemd: SystemdNotifier | None = None,
+    ) -> None:  # fmt: skip
         self._context = context
+        self._systemd = systemd
+        self._watchdog: CheckWatchdog | None = None
         self._autoreload = autoreload
         self._log = as_log(context.log)
         self._backend = Ipvs()
@@ -65,20 +73,42 @@ class DirectorService:
         self._mailer = Mailer(context.config.globals, self._log)
         self._watcher: ConfigWatcher | None = None
         self._director: Director | None = None
+        self._observability: Observability | None = None
 
     async def start(self) -> None:
         await self._backend.open()
         await self._checkers.__aenter__()
         self._mailer.start()
         self._mailer.set_status("starting")
+        config = self._context.config
+        for warning in preflight.warnings(config, preflight.read_facts()):
+            self._log.log(preflight.log_line(warning))
+        self._observability = Observability(self._log)
+        self._observability.configure(config)
         self._director = Director(
-            self._context.config, self._backend, self._checkers, self._log,
+            config, self._backend, self._checkers, self._log,
             notify=self._mailer.notify, state_path=self._context.state_file,
+            observer=self._observability.observers,
         )  # fmt: skip
         await self._director.start()
+        await self._observability.serve(config, self._director, self._mailer)
         self._mailer.set_status("running")
+        self._notify_ready()
         # Watched always: the reference reports a changed file even without autoreload.
         self._watcher = ConfigWatcher(self._context.config_path, self._changed_on_disk)
+
+    def _notify_ready(self) -> None:
+        """systemd (Type=notify): ready now that the table is programmed; the watchdog pings
+        only while checks keep ending (sdnotify.judge)."""
+        if self._systemd is None or self._director is None:
+            return
+        status = "checks running"
+        self._systemd.send("READY=1", f"STATUS={status}")
+        if self._systemd.watchdog is not None:
+            loop = asyncio.get_running_loop()
+            self._watchdog = CheckWatchdog(self._systemd, self._director.scheduler, loop.time,
+                                           status)  # fmt: skip
+            self._watchdog.start()
 
     async def reload(self, new: Config) -> None:
         """The director swaps to ``new`` whole or keeps its config and table (and raises)."""
@@ -91,15 +121,25 @@ class DirectorService:
             if warning is not None:
                 self._log.log(warning)
         self._mailer.set_status("reloading")
+        if self._systemd is not None:
+            self._systemd.send(*reloading())
         self._mailer.reconfigure(new)
+        assert self._observability is not None
+        self._observability.configure(new)
         try:
             await self._director.reload(new)
         except BaseException:
             self._mailer.reconfigure(old)
             self.reopen_log(new, old)  # the running config's log again
-            raise
-        finally:
+            self._observability.configure(old)
             self._mailer.set_status("running")
+            if self._systemd is not None:
+                self._systemd.send("READY=1")
+            raise
+        await self._observability.serve(new, self._director, self._mailer)
+        self._mailer.set_status("running")
+        if self._systemd is not None:
+            self._systemd.send("READY=1")
 
     def reopen_log(self, old: Config, new: Config) -> None:
         """The reference reads ``logfile`` again on reload: a changed one is used from now on.
@@ -118,9 +158,15 @@ class DirectorService:
         self._log.use(sink)
 
     async def stop(self) -> None:
+        if self._systemd is not None:
+            self._systemd.send("STOPPING=1")
+        if self._watchdog is not None:
+            await self._watchdog.close()
         if self._watcher is not None:
             self._watcher.close()
         self._mailer.set_status("stopping")
+        if self._observability is not None:
+            await self._observability.close()
         if self._director is not None:
             await self._director.stop()
         await self._mailer.close()
@@ -158,7 +204,7 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     """``lifecycle.Hooks.make_director`` for production: the kernel's table over netlink."""
 
     async def build(built_for: DirectorContext) -> DirectorService:
-        return DirectorService(built_for, runner.request_autoreload)
+        return DirectorService(built_for, runner.request_autoreload, systemd)
 
     # Loaded (as ipvsadm would) and checked here, before the daemon reports ready, so that
     # `start` prints why it cannot run and exits 1 instead of the daemon dying unseen.
@@ -170,6 +216,11 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     if warning is not None:
         context.log(warning)
     asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
+    # Before the daemon reports ready, so before `start` (systemd's main process) exits: from
+    # here systemd watches this process (NotifyAccess=all in contrib/systemd).
+    systemd = SystemdNotifier.from_environ(os.environ)
+    if systemd is not None:
+        systemd.send(mainpid())
 
     runner = AsyncRunner(context, build, load)
     return runner

@@ -47,6 +47,7 @@ from pyldirectord.core.desired import (
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, State, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
+from pyldirectord.core.observer import Observer, Observers, Transition, check_label
 from pyldirectord.core.overrides import EditsByHand, kept_text
 from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey
@@ -112,6 +113,7 @@ class Director:
         notify: Callable[[RealEvent], None] | None = None,
         state_path: str | None = None,
         concurrency: int = 1000,
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.health: dict[HealthKey, RealHealth] = {}
@@ -142,6 +144,8 @@ class Director:
             else StateFileWriter(state_path, self._snapshot, log, self._loop)
         )  # fmt: skip
         self._logged_overload = False
+        self._observer: Observer = observer or Observers()
+        self._check_labels: dict[str, str] = {}  # plan key -> check_label, for the observer
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -236,10 +240,19 @@ class Director:
     def overloaded(self) -> bool:
         return self._scheduler.overloaded
 
+    @property
+    def scheduler(self) -> Scheduler[ProbeResult]:
+        """For the metrics and the watchdog: lag, inconclusive results, progress."""
+        return self._scheduler
+
     # ------------------------------------------------------------------ checks
 
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)
+        self._check_labels = {
+            key: check_label(plan.spec, plan.combined_connects is not None)
+            for key, plan in self._plans.items()
+        }
         self._watch_maintenance(config.globals.maintenancedir)
         self._monitors = {
             v.monitorfile: self._monitors.get(v.monitorfile)
@@ -283,6 +296,8 @@ class Director:
         plan = self._plans.get(key)
         if plan is None:
             return  # a result for a real a reload just removed
+        if not result.maintenance:
+            self._observer.checked(self._check_labels[key], result.ok, result.elapsed)
         changed = False
         for member in plan.members:
             changed |= self._observe(member, result, at)
@@ -309,6 +324,12 @@ class Director:
             if before.state is State.UNKNOWN and not outcome.health.up:
                 self._first_down.append((virtual, real))
         self._log_soft(virtual, real.host, real.port, outcome, policy)
+        if outcome.changed:
+            after = outcome.health
+            self._observer.transition(Transition(
+                time.time(), hkey[0], hkey[1], before.state.value, after.state.value,
+                after.reason, after.latency,
+            ))  # fmt: skip
         return outcome.changed
 
     def _log_soft(
@@ -356,8 +377,8 @@ class Director:
 
     async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> Applied:
         """Apply what the table lacks; what failed, and the kernel's refusal if any."""
-        desired, noticed = self._edits.desired(desired_table(self.config, self.health, actual),
-                                               actual)  # fmt: skip
+        wanted = desired_table(self.config, self.health, actual, now=self._loop.time())
+        desired, noticed = self._edits.desired(wanted, actual)
         for service, key in noticed:
             self._log.log(kept_text(service, desired.reals(service)[key]))
         ops = diff(actual, desired, owned_services(*configs))
@@ -411,6 +432,7 @@ class Director:
         except Exception as error:  # nothing is known to be applied; the next pass retries
             self._log.log(f"IPVS: {error}")
             failed, refusal = ops, error
+        self._observer.applied(len(ops) - len(failed), len(failed))
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         self._report(changes)
@@ -426,6 +448,10 @@ class Director:
         task = self._loop.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def snapshot(self) -> DirectorState:
+        """What the state file shows, as of now (the table of the newest pass): for `/status`."""
+        return self._snapshot()
 
     def _snapshot(self) -> DirectorState:
         return snapshot(

@@ -39,7 +39,8 @@ def snapshot(
             when = None if seen.last_check is None else seen.last_check + wall_offset
             weight = 0 if live is None else live.weight
             reals.append(RealState(str(dest), seen.state.value, weight, when, seen.reason,
-                                   (key, dest) in by_hand))  # fmt: skip
+                                   by_hand=(key, dest) in by_hand,
+                                   latency=seen.latency))  # fmt: skip
         virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
     return DirectorState(pid, config.path, written_at, tuple(virtuals), overloaded)
 

@@ -14,6 +14,7 @@ from pyldirectord.cli.checkconfig import Environment, environment_warnings, find
 from pyldirectord.cli.lifecycle import EXIT_USAGE
 from pyldirectord.cli.main import main
 from pyldirectord.config.parser import parse
+from pyldirectord.runtime.preflight import HostFacts
 
 GOOD = "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=connect\n"
 
@@ -107,8 +108,8 @@ def test_extension_in_a_block_warns(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"{path}:4: warning: risecount is a pyldirectord extension" in capsys.readouterr().err
 
 
-ENV_OK = Environment(expire_quiescent_template=1, ip_forward=1, gc_thresh3=1024,
-                     world_readable=False)  # fmt: skip
+ENV_OK = Environment(world_readable=False, host=HostFacts(
+    expire_quiescent_template=1, ip_forward=1, gc_thresh3=1024))  # fmt: skip
 
 
 def test_environment_warnings() -> None:
@@ -116,8 +117,8 @@ def test_environment_warnings() -> None:
             '\tpasswd="x"\n\tservice=mysql\n')  # fmt: skip
     config = parse(text, "x.cf", hostname="h")
     assert environment_warnings(config, ENV_OK) == []
-    bad = Environment(expire_quiescent_template=None, ip_forward=0, gc_thresh3=0,
-                      world_readable=True)  # fmt: skip
+    bad = Environment(world_readable=True, host=HostFacts(
+        expire_quiescent_template=None, ip_forward=0, gc_thresh3=0))  # fmt: skip
     messages = {(w.line, w.message.split(":")[0].split(",")[0]) for w in
                 environment_warnings(config, bad)}  # fmt: skip
     assert messages == {
