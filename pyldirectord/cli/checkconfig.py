@@ -26,7 +26,7 @@ from pyldirectord.config.model import Config, Diagnostic, check_name
 from pyldirectord.config.resolve import check_append_no_create
 from pyldirectord.core.checksupport import check_warnings
 from pyldirectord.runtime import preflight
-from pyldirectord.runtime.configload import load_config
+from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.preflight import HostFacts
 
 EXIT_OK = 0
@@ -83,10 +83,17 @@ def format_diagnostic(kind: str, diagnostic: Diagnostic) -> str:
     return f"{diagnostic.file}:{max(diagnostic.line, 0)}: {kind}: {message}{hint}"
 
 
+# Credentials for the checks: --json output ends up in tickets and CI logs.
+SECRET_FIELDS = frozenset(("passwd", "secret"))
+REDACTED = "<redacted>"
+
+
 def to_json(value: Any) -> Any:
-    """Dataclasses as objects, frozensets as sorted lists."""
+    """Dataclasses as objects (credentials redacted), frozensets as sorted lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: REDACTED if f.name in SECRET_FIELDS and getattr(value, f.name)
+                else to_json(getattr(value, f.name))
+                for f in dataclasses.fields(value)}  # fmt: skip
     if isinstance(value, frozenset | set):
         return sorted(value)
     if isinstance(value, tuple | list):
@@ -101,7 +108,7 @@ def check(name: str, *, as_json: bool, out: TextIO, err: TextIO) -> int:
         return _json_verdict(out, as_json, None, ConfigError(name, 0, f"Config file {name} not "
                                                              "found"), [])  # fmt: skip
     try:
-        config = load_config(path, file_check=check_append_no_create)
+        config = load(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")
@@ -149,7 +156,7 @@ def load_reporting(name: str, err: TextIO) -> Config | None:
         err.write(f"{name}:0: error: Config file {name} not found\n")
         return None
     try:
-        return load_config(path, file_check=check_append_no_create)
+        return load(path, file_check=check_append_no_create)
     except ConfigError as error:
         hint = f" (hint: {error.hint})" if error.hint else ""
         err.write(f"{error.file}:{error.line}: error: {error.one_line}{hint}\n")

@@ -10,7 +10,9 @@ Deliberate differences from the reference (docs/compatibility.md):
 * ``stop`` and ``restart`` wait for the daemon to be gone, with a bound (quirk 2);
 * ``start`` returns once the daemon holds its pid file lock and has written its pid;
 * every instance, foreground ones included, holds ``pyldirectord.<CFGNAME>.lock``, so a second
-  director for the same config refuses to start instead of fighting over the table.
+  director for the same config refuses to start instead of fighting over the table;
+* ``status`` and ``stop`` with a daemon running act on it through the pid file even when
+  the config on disk is invalid (they say so on stderr).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
@@ -45,6 +48,9 @@ EXIT_NOT_RUNNING = 3  # status, no pid file
 EXIT_USAGE = 255
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+# Actions that need only the pid file the config's path names: with a daemon running they
+# work even when the config on disk is invalid (it is the running daemon they are about).
+PID_FILE_ACTIONS = ("status", "stop")
 # The longest `stop` waits for the daemon to be gone, and `start` for the daemon's report
 # (which includes loading ip_vs: kmod.MODPROBE_TIMEOUT). A cluster manager's op timeouts must
 # be longer: contrib/ sets 45 s, and tests/unit/test_cluster_timeouts.py holds them to it.
@@ -141,6 +147,15 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
     except ConfigError as error:
         # Unlike the reference, never unlink the pid file here: it may be a live daemon's.
         _write(env.err, error.reference_text(os.getpid()))
+        session = Session(invocation, path, Config(path=path), hooks, env, early_log)
+        if invocation.action in PID_FILE_ACTIONS and isinstance(
+            pidfile.probe(session.pid_path), pidfile.Running
+        ):
+            # decisions.md: a typo on disk must not turn the cluster manager's next monitor
+            # into a restart that the same file then refuses.
+            _write(env.err, f"{path} is invalid; {invocation.action} acts on the daemon "
+                   f"running with pid file {session.pid_path}\n")  # fmt: skip
+            return session
         return finish(early_log, invocation.debug, EXIT_CONFIG_ERROR,
                       "config_error: Configuration Error")  # fmt: skip
     for warning in config.warnings:  # e.g. the deprecated checkcount, as the reference warns
@@ -172,7 +187,7 @@ def _foreground_lock(session: Session) -> pidfile.HeldLock | None:
     """The single-instance lock, if the run directory lets us have one: the reference needs
     no run directory in the foreground, so a missing or read-only one only costs the guard."""
     try:
-        return pidfile.HeldLock.open(session.lock_path)
+        return pidfile.HeldLock.open(session.lock_path, pidfile.LOCK_MODE)
     except OSError as error:
         session.log(f"Can not open {session.lock_path} ({error.strerror}): "
                     "running without the single-instance lock")  # fmt: skip
@@ -205,36 +220,59 @@ def run_foreground(session: Session) -> int:
 def run_daemon(session: Session) -> int:
     # Opened before forking, as the reference does, so the error reaches the caller's stderr.
     try:
-        pid_lock = pidfile.HeldLock.open(session.pid_path)
+        pidfile.check_creatable(session.pid_path)
     except OSError:
         _write(session.env.err, f"Can not open {session.pid_path}\n")
         return session.finish(EXIT_FAILURE, "Initialisation Error")
     for stream in (session.env.out, session.env.err):
         stream.flush()  # nothing buffered may be written twice by the children
-    report = spawn_daemon(lambda notifier: daemon_body(session, pid_lock, notifier),
+    report = spawn_daemon(lambda notifier: daemon_body(session, notifier),
                           timeout=session.env.ready_timeout)  # fmt: skip
-    os.close(pid_lock.fd)
     if report.ready:
         return EXIT_OK
     _write(session.env.err, report.message + "\n")
     return session.finish(EXIT_FAILURE, report.message)
 
 
-def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier) -> int:
-    """In the daemon: lock, write the pid, report ready, serve, clean up."""
+def _daemon_appears(pid_path: str, *, within: float) -> bool:
+    """Whether the instance lock's holder is a daemon: its pid file is locked, or will be
+    within moments (a concurrent `start` holds the instance lock before its pid file)."""
+    deadline = time.monotonic() + within
+    while not isinstance(pidfile.probe(pid_path, settle=0.0), pidfile.Running):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def daemon_body(session: Session, notifier: Notifier) -> int:
+    """In the daemon: lock, write the pid, report ready, serve, clean up.
+
+    The instance lock (owner-only, so no other user can hold it) decides who runs; its
+    holder then puts a pid file in place that is locked from the moment it exists, so a
+    read lock someone keeps on an old, world-readable pid file cannot stop a start.
+    """
     router = SignalRouter()  # from the start: a stop signal is never lost, only deferred
     router.install()
-    if not pid_lock.acquire():
-        notifier.ready()  # another `start` won the race: that daemon is the one
-        return EXIT_OK
-    instance = pidfile.HeldLock.open(session.lock_path)
+    instance = pidfile.HeldLock.open(session.lock_path, pidfile.LOCK_MODE)
     if not instance.acquire():
+        # Another `start` won the race (its pid file shows it soon), or a foreground one runs.
+        if _daemon_appears(session.pid_path, within=2.0):
+            instance.release(unlink=False)
+            notifier.ready()
+            return EXIT_OK
         message = _refuse_second_instance(session, instance)
-        pid_lock.release(unlink=True)  # before reporting: the caller may look at once
+        instance.release(unlink=False)
         notifier.failed(message)
         return EXIT_FAILURE
     instance.write_pid(os.getpid())
-    pid_lock.write_pid(os.getpid())
+    try:
+        pid_lock = pidfile.HeldLock.create_locked(session.pid_path, os.getpid())
+    except OSError as error:
+        instance.release(unlink=False)
+        message = f"Can not open {session.pid_path} ({error.strerror})"
+        notifier.failed(message)
+        return session.finish(EXIT_FAILURE, message)
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
         director = session.hooks.make_director(director_context(session, foreground=False))

@@ -32,8 +32,16 @@ def pid_file_path(rundir: str, cfgname: str) -> str:
 
 
 def instance_lock_path(rundir: str, cfgname: str) -> str:
-    """Held by every instance, foreground ones too, so two directors never share a table."""
+    """Held by every instance, foreground ones too, so two directors never share a table.
+
+    Readable by its owner only (``LOCK_MODE``): a read lock needs a descriptor open for
+    reading, and any local user's read lock would keep the next director from starting."""
     return os.path.join(rundir, f"pyldirectord.{cfgname}.lock")
+
+
+LOCK_MODE = 0o600
+PID_MODE = 0o644  # the reference's pid file is world-readable; tools read it
+_OPEN = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +104,55 @@ def probe(path: str, *, settle: float = 1.0) -> PidState:
         os.close(fd)
 
 
+def check_creatable(path: str) -> None:
+    """OSError unless a pid file could be put at ``path`` (nothing is created): its
+    directory is writable, and what is there already can be written."""
+    directory = os.path.dirname(path) or "."
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), directory)
+    with contextlib.suppress(FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+
+
 class HeldLock:
     """An exclusively locked file, kept open (closing any fd of it would drop the lock)."""
 
-    def __init__(self, path: str, fd: int) -> None:
+    def __init__(self, path: str, fd: int, mode: int = PID_MODE) -> None:
         self.path = path
         self.fd = fd
+        self.mode = mode
         self.held = False
 
     @classmethod
-    def open(cls, path: str) -> HeldLock:
+    def open(cls, path: str, mode: int = PID_MODE) -> HeldLock:
         """Open (create) without truncating: the file may belong to a live daemon."""
-        return cls(path, os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        return cls(path, os.open(path, _OPEN, mode), mode)
+
+    @classmethod
+    def create_locked(cls, path: str, pid: int, mode: int = PID_MODE) -> HeldLock:
+        """A new file at ``path`` holding ``pid``, already locked when it appears there.
+
+        The pid file must be world-readable, so anyone can hold a read lock on an existing
+        one (a stale one, say) and keep an exclusive lock from ever being granted. A file
+        created private, locked, then opened up and renamed into place is never without its
+        lock; the caller must hold the instance lock, which decides who may do this.
+        """
+        temporary = f"{path}.{os.getpid()}.new"
+        fd = os.open(temporary, _OPEN | os.O_EXCL, LOCK_MODE)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.pwrite(fd, f"{pid}\n".encode(), 0)
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+            os.rename(temporary, path)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        lock = cls(path, fd, mode)
+        lock.held = True
+        return lock
 
     def acquire(self, *, timeout: float = 2.0) -> bool:
         """Take the lock; False if another process holds it beyond ``timeout``.
@@ -130,10 +175,13 @@ class HeldLock:
             if self._names_our_inode():
                 # A stale pid must not be read as ours (and signalled) before we write ours.
                 os.ftruncate(self.fd, 0)
+                # A file left by an older version (or another umask) gets our mode back.
+                if os.fstat(self.fd).st_mode & 0o777 != self.mode:
+                    os.fchmod(self.fd, self.mode)
                 self.held = True
                 return True
             os.close(self.fd)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self.path, _OPEN, self.mode)
 
     def _names_our_inode(self) -> bool:
         try:

@@ -1,7 +1,7 @@
 """Where the ldirectord command line gets its parts: config loader, log, daemon body.
 
-``production_hooks`` wires the real parser (read, parse, resolve, the checks' support: see
-``runtime.configload``), the reference's log (``log.make_log``) and the daemon
+``production_hooks`` wires the real parser (read, parse, resolve, the checks' support and the
+table check: see ``runtime.configload``), the reference's log (``log.make_log``) and the daemon
 (``daemon.make_director``, imported only by the actions that start one).
 
 Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from pyldirectord.cli import actions, lifecycle, pidfile
 from pyldirectord.notify.log import make_log
-from pyldirectord.runtime.configload import load_config
+from pyldirectord.runtime import configload
 from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
@@ -38,7 +38,7 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
             raise NotWiredError(f"{override}.hooks() did not return lifecycle.Hooks")
         return hooks
     return lifecycle.Hooks(
-        load_config=load_config,
+        load_config=configload.load,
         make_log=make_log,
         make_director=_daemon_on_demand,
     )

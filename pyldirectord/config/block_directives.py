@@ -9,6 +9,14 @@ from collections.abc import Callable
 from pyldirectord.config import values
 from pyldirectord.config.hints import block_hint
 from pyldirectord.config.lexer import A, Directive
+from pyldirectord.config.limits import (
+    COUNT_MAX,
+    PERSISTENT_MAX,
+    PORT_MAX,
+    SCHED_FLAG_NAMES,
+    SCHEDNAME_MAX,
+    bounded_int,
+)
 from pyldirectord.config.model import Family, FileProbe
 from pyldirectord.config.reals import parse_fallback, with_leading_slash
 from pyldirectord.config.state import (
@@ -34,7 +42,7 @@ def block_directive(state: State, block: Block, directive: Directive) -> None:
         try:
             updates = handler(state, block, directive, match)
         except ValueError as error:
-            hint = block_hint(directive.raw, directive.text, str(error))
+            hint = values.hint_of(error) or block_hint(directive.raw, directive.text, str(error))
             raise state.error(directive.number, str(error), hint) from None
         block.fields.update(updates)
         return
@@ -68,17 +76,21 @@ def _b_checktype(state: State, block: Block, d: Directive, match: re.Match[str])
     value = match.group(1)
     digits = values.first_digits(value)
     if digits is not None:
+        connects = values.in_range(digits, COUNT_MAX, CHECKTYPE_ERROR)
         if digits != value.strip():
             state.quirk(d.number, f'checktype={value.strip()} contains a digit, so the '
-                        f'reference reads it as checktype={int(digits)} (combined)',
+                        f'reference reads it as checktype={connects} (combined)',
                         hint="checktype=N means N connect checks between negotiate checks")
-        return {"checktype": "combined", "combined_connects": int(digits)}
+        return {"checktype": "combined", "combined_connects": connects}
     word = re.search(r"([\w-]+)", value, A)
     kinds = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
     if word is None or word.group(1) not in kinds:
-        raise ValueError('checktype must be "connect", "negotiate", "on", "off", "ping", '
-                         '"external", "external-perl" or a positive number')  # fmt: skip
+        raise ValueError(CHECKTYPE_ERROR)
     return {"checktype": word.group(1)}
+
+
+CHECKTYPE_ERROR = ('checktype must be "connect", "negotiate", "on", "off", "ping", '
+                   '"external", "external-perl" or a positive number')  # fmt: skip
 
 
 def _counter(name: str, error: str, *, deprecated: bool = False) -> BlockHandler:
@@ -117,9 +129,8 @@ def _b_checkport(state: State, block: Block, d: Directive, match: re.Match[str])
     digits = values.first_digits(match.group(1))
     if digits is None:
         raise ValueError("invalid port")
-    if not 0 < int(digits) < 65536:
-        raise ValueError("checkport must be in range 1..65536")
-    return {"checkport": int(digits)}
+    return {"checkport": values.in_range(digits, PORT_MAX, "checkport must be in range "
+                                         "1..65536", minimum=1)}  # fmt: skip
 
 
 def _b_load(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
@@ -134,6 +145,10 @@ def _b_scheduler(state: State, block: Block, d: Directive, match: re.Match[str])
     word = re.search(r"[a-z]+", match.group(1), A)
     if word is None:
         raise ValueError("invalid scheduler, should be only lowercase letters (a-z)")
+    if len(word.group(0)) > SCHEDNAME_MAX:
+        raise values.OutOfRange(
+            f"invalid scheduler, longer than the kernel's {SCHEDNAME_MAX} characters",
+            "IPVS scheduler names are short: rr, wrr, lc, wlc, sh, mh, ...")
     return {"scheduler": word.group(0)}
 
 
@@ -141,23 +156,36 @@ def _b_persistent(state: State, block: Block, d: Directive, match: re.Match[str]
     digits = values.first_digits(match.group(1))
     if digits is None:
         raise ValueError("invalid persistent timeout")
-    return {"persistent": int(digits)}
+    return {"persistent": values.in_range(digits, PERSISTENT_MAX, "invalid persistent timeout")}
 
 
 def _b_schedflags(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
     word = re.search(r"\S+", match.group(1), A)
     if word is None:
         raise ValueError("invalid sched-flags")
+    # ipvsadm -b takes a comma list of these names (and refuses anything else).
+    unknown = [name for name in word.group(0).split(",") if name not in SCHED_FLAG_NAMES]
+    if unknown:
+        raise values.OutOfRange(f'invalid sched-flags "{unknown[0][:64]}"',
+                                "a comma list of " + ", ".join(SCHED_FLAG_NAMES))
     return {"schedflags": word.group(0)}
 
 
 def _b_netmask(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
     value = match.group(1)
     if block.fields["family"] == 6:
-        if not re.match(r"^\d+$", value, A) or not 1 <= int(value) <= 128:
+        bits = bounded_int(value, 128) if re.match(r"^\d+$", value, A) else None
+        if not bits:
             raise ValueError("invalid netmask: a prefix length between 1 and 128 is required")
-    elif not re.match(r"^\d+\.\d+\.\d+\.\d+$", value, A):
+        return {"netmask": str(bits)}
+    if not re.match(r"^\d+\.\d+\.\d+\.\d+$", value, A):
         raise ValueError("invalid netmask: dotted quad notation is required")
+    octets = value.split(".")
+    # The reference passes any N.N.N.N to ipvsadm, which (inet_pton) refuses an octet above
+    # 255 or with a leading zero: refused here, at the line.
+    if any(octet != str(bounded_int(octet, 255)) for octet in octets):
+        raise values.OutOfRange("invalid netmask: dotted quad notation is required",
+                                "four numbers 0..255 without leading zeros, e.g. 255.255.255.0")
     return {"netmask": value}
 
 

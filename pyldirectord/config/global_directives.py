@@ -31,7 +31,8 @@ def global_directive(state: State, line: Global) -> None:
         try:
             updates = handler(state, line, match)
         except ValueError as error:
-            raise state.error(line.number, str(error), global_hint(line.raw, str(error))) from None
+            hint = values.hint_of(error) or global_hint(line.raw, str(error))
+            raise state.error(line.number, str(error), hint) from None
         state.globals.update(updates)
         return
     if re.match(r"^timeout\s*=\s*(.*)", line.raw, A):

@@ -29,9 +29,11 @@ from pyldirectord.config.lexer import (
     Token,
     tokens,
 )
+from pyldirectord.config.limits import FWMARK_MAX, FWMARK_MIN, bounded_int
 from pyldirectord.config.model import Config, Family, Real, Virtual
 from pyldirectord.config.reals import parse_real, port_value, real_address
 from pyldirectord.config.state import Block, State, Updates
+from pyldirectord.config.values import hint_of
 
 
 def default_hostname() -> str:
@@ -98,8 +100,9 @@ def _virtual_address(
         return match.group(1), match.group(2), None
     match = FWMARK.match(value)
     if match:
-        _fwmark_quirks(state, start, match.group(1))
-        return None, None, int(match.group(1))
+        mark = _fwmark(state, start, match.group(1))
+        _fwmark_quirks(state, start, match.group(1), mark)
+        return None, None, mark
     match = V6_PORT.match(value)
     if match and family == 4:
         raise state.error(
@@ -114,15 +117,25 @@ def _virtual_address(
     raise state.error(start.number, "invalid address for virtual server")
 
 
-def _fwmark_quirks(state: State, start: BlockStart, mark: str) -> None:
-    rest = start.value[len(mark) :]
+def _fwmark(state: State, start: BlockStart, digits: str) -> int:
+    """The kernel takes marks 1..2^32-1 (0 means "no mark"); the reference takes any number
+    and leaves ipvsadm to fail on every pass."""
+    mark = bounded_int(digits, FWMARK_MAX)
+    if mark is None or mark < FWMARK_MIN:
+        raise state.error(start.number, FWMARK_ERROR, "a firewall mark service is "
+                          "virtual=MARK with MARK > 0; an address needs virtual=ADDRESS:PORT")
+    return mark
+
+
+FWMARK_ERROR = f"invalid firewall mark: must be in range {FWMARK_MIN}..{FWMARK_MAX}"
+
+
+def _fwmark_quirks(state: State, start: BlockStart, digits: str, mark: int) -> None:
+    rest = start.value[len(digits) :]
     if rest[:1] == ".":
         state.quirk(start.number, f"virtual={start.value.strip()} has no port: the reference "
-                    f"reads it as firewall mark {int(mark)}, and so does pyldirectord",
+                    f"reads it as firewall mark {mark}, and so does pyldirectord",
                     hint="write virtual=ADDRESS:PORT, or the mark alone for a fwmark service")
-    elif int(mark) == 0:
-        state.quirk(start.number, "firewall mark 0 is accepted by the reference; "
-                    "its documentation asks for a mark > 0")  # fmt: skip
 
 
 def _close_block(state: State, block: Block, end: BlockEnd) -> None:
@@ -157,16 +170,18 @@ def _real_line(
         port, port_name = port_value(address.port_text)
         pending = Real(directive.number, address.host, port, "gate", port_name=port_name,
                        range_end=address.range_end)  # fmt: skip
-        raise _cut_short(state, fields, [*reals, pending], directive.number, str(error)) from None
+        raise _cut_short(state, fields, [*reals, pending], directive.number, str(error),
+                         hint_of(error)) from None
     state.quirks.extend(notes)
     return real
 
 
 def _cut_short(
-    state: State, fields: Updates, reals: list[Real], line: int, message: str
-) -> ConfigError:
+    state: State, fields: Updates, reals: list[Real], line: int, message: str,
+    hint: str | None = None,
+) -> ConfigError:  # fmt: skip
     partial = replace(state.config(), virtuals=(*state.virtuals, Virtual(**fields,
                       reals=tuple(reals))))  # fmt: skip
-    return ConfigError(state.file, line, message, partial=partial, open_virtual=True)
+    return ConfigError(state.file, line, message, hint=hint, partial=partial, open_virtual=True)
 
 

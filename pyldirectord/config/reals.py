@@ -6,19 +6,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pyldirectord.config.limits import PORT_MAX, THRESHOLD_MAX, WEIGHT_MAX, bounded_int, is_digits
 from pyldirectord.config.model import Diagnostic, Fallback, Family, Forward, Real
+from pyldirectord.config.scan import (
+    RealMatch,
+    last_two_words,
+    search_real,
+    search_request_receive,
+    search_spaced,
+)
+from pyldirectord.config.values import in_range
 
 A = re.ASCII
-# Not anchored at the start, like L2019: "192.168.6.2::5060 gate" matches from "5060".
-# [0-9A-fa-f:] is the reference's class: A-f spans A-Z, [\]^_` and a-f.
-_ADDR = r"(?:\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-fa-f:]+\])"
-REAL = re.compile(rf"({_ADDR})(->({_ADDR}))?(:(\d+|[A-Za-z0-9_-]+))?\s+(.*)", A)
+# The reference's patterns (L2019-2177), searched; scan.py searches them in linear time:
+#   real:    ADDR(->ADDR)?(:(\d+|[A-Za-z0-9_-]+))?\s+(.*)   (not anchored at the start, so
+#            "192.168.6.2::5060 gate" matches from "5060"), with
+#            ADDR = \d+\.\d+\.\d+\.\d+ | [A-Za-z0-9.-]+ | \[[0-9A-fa-f:]+\]
+#   weight:  \s+(\d+)(.*)        request/receive: \s+"(.*)"[, ]\s*"(.*)"(.*)
+#   l: / u:  \s+l:(\d+)(.*) / \s+u:(\d+)(.*)
 FORWARD = re.compile(r"(\w+)(.*)", A)
-WEIGHT = re.compile(r"\s+(\d+)(.*)", A)
-REQUEST_RECEIVE = re.compile(r'\s+"(.*)"[, ]\s*"(.*)"(.*)', A)
-LOWER = re.compile(r"\s+l:(\d+)(.*)", A)
-UPPER = re.compile(r"\s+u:(\d+)(.*)", A)
 FORWARDS: tuple[Forward, ...] = ("gate", "masq", "ipip")
+WEIGHT_ERROR = f"weight must be in range 0..{WEIGHT_MAX}"
+THRESHOLD_ERROR = "{} threshold must be in range 0..{}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +41,20 @@ class RealAddress:
 
 
 def real_address(value: str) -> RealAddress | None:
-    match = REAL.search(value)
+    match = search_real(value)
     if match is None:
         return None
-    return RealAddress(match.group(1), match.group(3), match.group(5) or "0", match.start())
+    host = match.group(1)
+    assert host is not None
+    return RealAddress(host, match.group(3), match.group(5) or "0", match.start)
 
 
 def real_flags(value: str) -> str:
-    match = REAL.search(value)
+    match: RealMatch | None = search_real(value)
     assert match is not None
-    return match.group(6)
+    flags = match.group(6)
+    assert flags is not None
+    return flags
 
 
 def with_leading_slash(request: str) -> str:
@@ -62,13 +75,16 @@ def parse_real(
     if flags[: forward_match.start()].strip():
         notes.append(_skipped(file, line, flags[: forward_match.start()], "forward method"))
     rest = forward_match.group(2)
-    weight, rest = _take(WEIGHT, rest, "weight", file, line, notes)
+    weight_text, rest = _take("", rest, "weight", file, line, notes)
+    weight = None if weight_text is None else in_range(weight_text, WEIGHT_MAX, WEIGHT_ERROR)
     request = receive = None
-    match = REQUEST_RECEIVE.search(rest)
-    if match:
-        request, receive, rest = with_leading_slash(match.group(1)), match.group(2), match.group(3)
-    lower, rest = _take(LOWER, rest, "l:", file, line, notes)
-    upper, rest = _take(UPPER, rest, "u:", file, line, notes)
+    found = search_request_receive(rest)
+    if found:
+        request, receive, rest = with_leading_slash(found[1]), found[2], found[3]
+    lower_text, rest = _take("l:", rest, "l:", file, line, notes)
+    upper_text, rest = _take("u:", rest, "u:", file, line, notes)
+    lower = _threshold(lower_text, "lower")
+    upper = _threshold(upper_text, "upper")
     if re.search(r"\S", rest, A):
         raise ValueError(f'Invalid real server line, around "{rest}"')
     if lower is not None and upper is None:
@@ -84,15 +100,22 @@ def parse_real(
 
 
 def _take(
-    pattern: re.Pattern[str], rest: str, what: str, file: str, line: int,
-    notes: list[Diagnostic],
-) -> tuple[int | None, str]:  # fmt: skip
-    match = pattern.search(rest)
-    if match is None:
+    marker: str, rest: str, what: str, file: str, line: int, notes: list[Diagnostic],
+) -> tuple[str | None, str]:  # fmt: skip
+    """The digits after the first "blanks + marker", and the text after them."""
+    found = search_spaced(rest, marker)
+    if found is None:
         return None, rest
-    if rest[: match.start()].strip():
-        notes.append(_skipped(file, line, rest[: match.start()], what))
-    return int(match.group(1)), match.group(2)
+    start, digits, after = found
+    if rest[:start].strip():
+        notes.append(_skipped(file, line, rest[:start], what))
+    return digits, after
+
+
+def _threshold(digits: str | None, which: str) -> int | None:
+    if digits is None:
+        return None
+    return in_range(digits, THRESHOLD_MAX, THRESHOLD_ERROR.format(which, THRESHOLD_MAX))
 
 
 def _skipped(file: str, line: int, text: str, what: str) -> Diagnostic:
@@ -105,12 +128,12 @@ def _skipped(file: str, line: int, text: str, what: str) -> Diagnostic:
 def port_value(text: str) -> tuple[int, str | None]:
     """A port as written: a number in range is final; a name (or a number out of range, which
     the reference rejects only when it resolves) waits for the resolution pass."""
-    if text.isascii() and text.isdigit() and int(text) < 65536:
-        return int(text), None
+    number = bounded_int(text, PORT_MAX) if is_digits(text) else None
+    if number is not None:
+        return number, None
     return 0, text
 
 
-FALLBACK_TOKENS = re.compile(r"(\S+)(\s+(\S+))?\s*$", A)
 PORT_SUFFIX = re.compile(r"(:(\d+|[A-Za-z0-9_-]+))?$", A)
 
 
@@ -121,9 +144,10 @@ def parse_fallback(value: str, family: Family, virtual_port: str | None, line: i
     """
     forward_text: str | None = None
     host_port = value
-    tokens = FALLBACK_TOKENS.search(value)
-    if tokens:
-        forward_text, host_port = tokens.group(3), tokens.group(1)
+    # The last one or two words (the reference's (\S+)(\s+(\S+))?\s*$, searched).
+    words = last_two_words(value)
+    if words:
+        host_port, forward_text = words
     suffix = PORT_SUFFIX.search(host_port)
     assert suffix is not None  # an optional group before $ always matches
     port_text = suffix.group(2)

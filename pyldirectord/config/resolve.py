@@ -12,12 +12,14 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import Protocol
 
 from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.limits import PORT_MAX, bounded_int, is_digits
 from pyldirectord.config.model import (
     Config,
     Diagnostic,
@@ -77,12 +79,25 @@ def check_append(path: str) -> str | None:
     if not path:
         return os.strerror(errno.ENOENT)
     try:
-        with open(path, "ab"):
-            return None
+        _open_and_close(path)
+        return None
     except FileNotFoundError:
         return os.strerror(errno.ENOENT)
     except OSError as error:
         return error.strerror or str(error)
+
+
+def _open_and_close(path: str) -> None:
+    """The rules of notify/appendfile.py, which the daemon writes with (config is the lowest
+    layer, so they are restated here): the last component is never followed, the open never
+    blocks (a FIFO without reader is ENXIO, not a hang), only a regular file will do."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                 | os.O_CLOEXEC, 0o640)  # fmt: skip
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+    finally:
+        os.close(fd)
 
 
 def check_append_no_create(path: str) -> str | None:
@@ -229,8 +244,8 @@ def _global_fallback(run: _Pass, fallback: Fallback) -> Fallback:
 
 
 def _port(run: _Pass, text: str, protocol: str | None) -> int | None:
-    if text.isascii() and text.isdigit():
-        return int(text) if int(text) < 65536 else None
+    if is_digits(text):
+        return bounded_int(text, PORT_MAX)
     return run.lookups.service(text, protocol)
 
 

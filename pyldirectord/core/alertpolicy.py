@@ -15,9 +15,12 @@ The sending is ``notify/mailer.py``'s.
 
 from __future__ import annotations
 
+import email.policy
 import email.utils
 import re
 from dataclasses import dataclass, field
+from email.headerregistry import HeaderRegistry
+from email.message import EmailMessage
 
 from pyldirectord.config.model import (
     Config,
@@ -206,9 +209,30 @@ class AlertPolicy:
         return Message(first.route, self.sender, first.to, subject, body, len(alerts))
 
 
+# Headers kept as written (no address re-rendering, no folding, UTF-8 as is), so the text is
+# the reference's; the policy still refuses a CR or LF inside a header value.
+MAIL_POLICY = email.policy.default.clone(
+    linesep="\n", max_line_length=None, utf8=True,
+    header_factory=HeaderRegistry(use_default_map=False),
+)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BARE_CR = re.compile(r"\r(?!\n)|\r\n")
+
+
+def header_text(value: str) -> str:
+    """A config value fit for one header line: CR, LF and other controls dropped (a CRLF
+    config leaves a CR in values; a line break there would start a header of its own)."""
+    return _CONTROL.sub("", value)
+
+
 def render(message: Message, *, date: str, message_id: str) -> str:
     """The reference's header block plus ``Date`` and ``Message-ID``, then the body."""
-    return (
-        f"From: {message.sender}\nTo: {message.to}\nSubject: {message.subject}\n"
-        f"Date: {date}\nMessage-ID: {message_id}\n\n{message.body}"
-    )
+    mail = EmailMessage(policy=MAIL_POLICY)
+    for name, value in (("From", message.sender), ("To", message.to),
+                        ("Subject", message.subject), ("Date", date),
+                        ("Message-ID", message_id)):  # fmt: skip
+        mail[name] = header_text(value)
+    # A CR in the body (from a CRLF config's servicename or comment) becomes a line end
+    # of its own: the transports turn every "\n" into CRLF and dot-stuff the lines.
+    mail.set_payload(_BARE_CR.sub("\n", message.body))
+    return mail.as_string()

@@ -208,8 +208,9 @@ class Service:
     def __post_init__(self) -> None:
         object.__setattr__(self, "netmask", _normal_netmask(self.key.family, self.netmask))
         object.__setattr__(self, "sched_flags", sched_flags(self.sched_flags))
-        if self.persistent is not None and not 0 < self.persistent <= 0xFFFFFFFF:
-            raise ValueError(f"persistence timeout {self.persistent} must be positive")
+        # The kernel keeps the timeout in jiffies in a u32: beyond this it wraps (HZ <= 1000).
+        if self.persistent is not None and not 0 < self.persistent <= 0xFFFFFFFF // 1000:
+            raise ValueError(f"persistence timeout {self.persistent} out of range 1-4294967")
 
     def ipvsadm_args(self) -> str:
         """The service part of `ipvsadm -A`, in ipvsadm -S order."""
@@ -240,10 +241,12 @@ class Dest:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forwarding", Forwarding(self.forwarding))
-        for name in ("weight", "u_threshold", "l_threshold"):
+        # The kernel's limits: weight is a signed int (negative refused), thresholds are u32.
+        for name, maximum in (("weight", 0x7FFFFFFF), ("u_threshold", 0xFFFFFFFF),
+                              ("l_threshold", 0xFFFFFFFF)):  # fmt: skip
             value = getattr(self, name)
-            if not 0 <= value <= 0x7FFFFFFF:
-                raise ValueError(f"{name} {value} out of range 0-2147483647")
+            if not 0 <= value <= maximum:
+                raise ValueError(f"{name} {value} out of range 0-{maximum}")
 
     def ipvsadm_args(self) -> str:
         """The real part of `ipvsadm -a`: `-r ADDR:PORT -g -w 1 [-x U -y L]`."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from pyldirectord.config.model import Config, Globals
+from pyldirectord.notify.appendfile import check_append, open_append
 
 SYSLOG_IDENT = "ldirectord"
 SYSLOG_SOCKET = "/dev/log"
@@ -91,15 +92,14 @@ class FileSink:
     def check(self) -> None:
         """The reference's test-open at start: append-open and close, or a config error."""
         try:
-            with open(self._path, "a", encoding="utf-8"):
-                pass
+            check_append(self._path)
         except OSError as err:
             raise LogOpenError(f"unable to open logfile: {self._path}") from err
 
     def write(self, message: str, now: float) -> None:
         line = f"[{ctime(now)}|{self._cfgname}|{self._pid()}] {message}\n"
         try:
-            with open(self._path, "a", encoding="utf-8", errors="replace") as file:
+            with open_append(self._path) as file:
                 file.write(line)
         except OSError:
             # the reference's behaviour: the bare message goes to stderr instead

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from pyldirectord.notify.appendfile import open_append
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
@@ -92,7 +93,7 @@ class MonitorFile:
     def write(self, real_id: str, state: State, message: str | None) -> bool:
         line = monitor_line(self._clock(), self._pid(), real_id, state, message)
         try:
-            with open(self.path, "a", encoding="utf-8", errors="replace") as file:
+            with open_append(self.path) as file:
                 file.write(line)
         except OSError as err:
             if not self._failing:

@@ -21,11 +21,15 @@ from pyldirectord.config.model import Config
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.subinstances import SubInstances
 
+RELOAD_FAILED = "Reload failed, keeping the running configuration"
+
 
 class AsyncDirector(Protocol):
     async def start(self) -> None: ...
 
-    async def reload(self, new: Config) -> None: ...
+    async def reload(self, new: Config) -> None:
+        """Swap to ``new``, or raise having kept the running config and table."""
+
 
     async def stop(self) -> None: ...
 
@@ -112,7 +116,14 @@ class AsyncRunner:
             # The running config stays whole (quirk 7 fixed): nothing was swapped yet.
             log(error.reference_text(os.getpid()))
             return
+        except Exception as error:  # e.g. a resolver or file error the loader did not word
+            log(f"{RELOAD_FAILED}: {error!r}")
+            return
         previous_execute = self.config.globals.execute
-        await director.reload(new)
+        try:
+            await director.reload(new)
+        except Exception as error:  # the director kept (or restored) its config and table
+            log(f"{RELOAD_FAILED}: {error}")
+            return
         self.config = new
         await asyncio.to_thread(self._sub_instances().reload_from, previous_execute)

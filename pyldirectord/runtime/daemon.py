@@ -24,7 +24,7 @@ from pyldirectord.notify.observability import Observability
 from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
 from pyldirectord.runtime import preflight
 from pyldirectord.runtime.asyncrunner import AsyncRunner
-from pyldirectord.runtime.configload import load_config
+from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.watch import ConfigWatcher
@@ -111,7 +111,9 @@ class DirectorService:
             self._watchdog.start()
 
     async def reload(self, new: Config) -> None:
+        """The director swaps to ``new`` whole or keeps its config and table (and raises)."""
         assert self._director is not None
+        old = self._director.config
         self.reopen_log(self._director.config, new)
         added = set(schedulers(new)) - set(schedulers(self._director.config))
         if added:  # as at start: a scheduler the kernel lacks is one clear line
@@ -124,7 +126,16 @@ class DirectorService:
         self._mailer.reconfigure(new)
         assert self._observability is not None
         self._observability.configure(new)
-        await self._director.reload(new)
+        try:
+            await self._director.reload(new)
+        except BaseException:
+            self._mailer.reconfigure(old)
+            self.reopen_log(new, old)  # the running config's log again
+            self._observability.configure(old)
+            self._mailer.set_status("running")
+            if self._systemd is not None:
+                self._systemd.send("READY=1")
+            raise
         await self._observability.serve(new, self._director, self._mailer)
         self._mailer.set_status("running")
         if self._systemd is not None:
@@ -204,11 +215,18 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     warning = load_schedulers(MODPROBE, schedulers(context.config))
     if warning is not None:
         context.log(warning)
+    asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
     # Before the daemon reports ready, so before `start` (systemd's main process) exits: from
     # here systemd watches this process (NotifyAccess=all in contrib/systemd).
     systemd = SystemdNotifier.from_environ(os.environ)
     if systemd is not None:
         systemd.send(mainpid())
 
-    runner = AsyncRunner(context, build, load_config)
+    runner = AsyncRunner(context, build, load)
     return runner
+
+
+async def _read_the_table() -> None:
+    """What the director does first: open the IPVS netlink socket and dump the table."""
+    async with Ipvs() as ipvs:
+        await ipvs.read_table()

@@ -13,6 +13,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyldirectord.checks.registry import Checkers
@@ -59,6 +60,30 @@ from pyldirectord.runtime.prober import Prober, timed_out
 from pyldirectord.runtime.scheduler import Scheduler, Unit
 from pyldirectord.runtime.statewriter import StateFileWriter, snapshot
 from pyldirectord.runtime.watch import DirectoryWatcher
+
+
+class ReloadRefused(Exception):
+    """A reload that was undone: the running config and table are the old ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one apply left undone: the operations that failed, and the kernel's refusal
+    (anything but a race, which the next pass repairs) if there was one."""
+
+    failed: Collection[Op] = ()
+    refusal: Exception | None = None
+
+
+def _new_refusal(applied: Applied, pending: Collection[Op]) -> str | None:
+    """Why the kernel refused an operation that only the new config asked for, if it did."""
+    refusal = applied.refusal
+    if refusal is None:
+        return None
+    if not isinstance(refusal, IpvsApplyError):
+        return str(refusal)  # nothing is known to be applied
+    fresh = [f for f in refusal.failures if not f.is_race and f.op not in pending]
+    return str(fresh[0]) if fresh else None
 
 
 class TableBackend(Protocol):
@@ -143,16 +168,54 @@ class Director:
         self._spawn(self._reconcile_loop())
 
     async def reload(self, new: Config) -> None:
-        """Swap to a config that parsed and resolved: health carried by (virtual, real)."""
-        old = self.config
+        """Swap to a config that parsed and resolved: health carried by (virtual, real).
+
+        All or nothing: if the new config cannot be installed, or the kernel refuses part of
+        its table, the old config, checks and table come back and ``ReloadRefused`` says
+        why (the caller logs it); a race (the table changed behind our back) is not a
+        refusal, the next pass repairs it.
+        """
+        old, old_health = self.config, self.health
+        old_edits, old_written = self._edits, self._written
+        try:
+            async with self._lock:
+                actual = await self._backend.read_table()
+                health = seed_health(new, actual, self.health)
+                desired_table(new, health, actual)  # a model error changes nothing yet
+                # What the old config already asks for in vain (e.g. a real the kernel
+                # refuses at every pass) is no reason to refuse the new one.
+                pending = set(diff(actual, desired_table(old, self.health, actual),
+                                   owned_services(old)))  # fmt: skip
+                self.health, self.config = health, new
+                # A reload re-applies every weight, as the reference's does: edits by hand
+                # end, and nothing written before counts as ours (fresh objects, so that a
+                # refused reload can put the old ones back untouched).
+                self._edits, self._written = EditsByHand(), set()
+                self._install(new)
+                applied = await self._reconcile_locked(actual, (new, old))
+                reason = _new_refusal(applied, pending)
+                if reason is not None:
+                    raise ReloadRefused(f"IPVS refused the new table: {reason}")
+        except BaseException as error:
+            self._edits, self._written = old_edits, old_written
+            await self._restore(old, old_health, new)
+            if isinstance(error, ReloadRefused | asyncio.CancelledError):
+                raise
+            raise ReloadRefused(f"{type(error).__name__}: {error}") from error
+
+    async def _restore(self, old: Config, old_health: dict[HealthKey, RealHealth],
+                       new: Config) -> None:  # fmt: skip
+        """Back to ``old``: its checks, and its table (whatever of ``new`` was applied goes)."""
+        self.config, self.health = old, {**old_health, **{
+            key: health for key, health in self.health.items() if key in old_health}}
+        self._install(old)
         async with self._lock:
-            actual = await self._backend.read_table()
-            self.health = seed_health(new, actual, self.health)
-            self.config = new
-            self._edits.reset()  # a reload re-applies every weight, as the reference's does
-            self._written.clear()
-            self._install(new)
-            await self._reconcile_locked(actual, (new, old))
+            try:
+                actual = await self._backend.read_table()
+            except Exception as error:
+                self._log.log(f"IPVS: {error}")
+                return
+            await self._reconcile_locked(actual, (old, new))
 
     async def stop(self) -> None:
         """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
@@ -312,14 +375,16 @@ class Director:
                 return
             await self._reconcile_locked(actual, (self.config,))
 
-    async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
+    async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> Applied:
+        """Apply what the table lacks; what failed, and the kernel's refusal if any."""
         wanted = desired_table(self.config, self.health, actual, now=self._loop.time())
         desired, noticed = self._edits.desired(wanted, actual)
         for service, key in noticed:
             self._log.log(kept_text(service, desired.reals(service)[key]))
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        failed = await self._apply(ops, changes, per_op=True)
+        applied = await self._apply(ops, changes, per_op=True)
+        failed = applied.failed
         self._edits.applied(desired, failed)
         self._written |= dests_of(op for op in ops if op not in failed)
         first_down, self._first_down = self._first_down, []
@@ -331,6 +396,7 @@ class Director:
         if self._state_file is not None:
             self._state_file.publish()
         self._log_overload()
+        return applied
 
     def _log_overload(self) -> None:
         """One line when the director falls behind and one when it catches up (decisions.md:
@@ -348,27 +414,29 @@ class Director:
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
-    ) -> Collection[Op]:
-        """Apply, then log and alert; the operations that failed. With ``per_op``
-        (``changes[i]`` describes ``ops[i]``) a refused operation is reported as the failure
-        it is, not as done: it is retried at the next pass and reported when it succeeds,
-        instead of logged and mailed each pass."""
+    ) -> Applied:
+        """Apply, then log and alert; what failed. With ``per_op`` (``changes[i]`` describes
+        ``ops[i]``) a refused operation is reported as the failure it is, not as done: it is
+        retried at the next pass and reported when it succeeds, instead of logged and mailed
+        each pass."""
         if not ops:
-            return ()
+            return Applied()
         failed: Collection[Op] = ()
+        refusal: Exception | None = None
         try:
             await self._backend.apply(ops)
         except IpvsApplyError as error:  # the rest of the batch was applied
             self._log.log(f"IPVS: {error}")
             failed = {failure.op for failure in error.failures}
+            refusal = None if error.is_race else error
         except Exception as error:  # nothing is known to be applied; the next pass retries
             self._log.log(f"IPVS: {error}")
-            failed = ops
+            failed, refusal = ops, error
         self._observer.applied(len(ops) - len(failed), len(failed))
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
         self._report(changes)
-        return failed
+        return Applied(failed, refusal)
 
     def _report(self, changes: Sequence[Change]) -> None:
         for change in changes:

@@ -361,3 +361,32 @@ async def test_repeats_arrive_every_emailalertfreq_until_the_real_is_back(smtpd:
     assert set(subjects[1:-1]) == {inaccessible} and len(subjects) >= 4
     repeats = out.getvalue().count("emailalert: Inaccessible real server: 10.0.0.1:80")
     assert repeats == len(subjects) - 2
+
+
+async def test_a_cr_in_a_crlf_config_value_cannot_add_a_header(smtpd: Server) -> None:
+    """A CRLF config keeps a CR at the end of every value (the reference's rule), and a
+    lone CR inside a value stays too: neither may split a header line (issue 12)."""
+    from pyldirectord.config.parser import parse
+
+    text = (f"emailalert=ops@example.com\r\nsmtp=127.0.0.1:{smtpd.port}\r\n"
+            "virtual=192.0.2.1:80\r\n\treal=10.0.0.1:80 gate\r\n"
+            "\tservicename=web\rBcc: evil@example.com\r\n\tcomment=front\r\n")  # fmt: skip
+    config = parse(text, "crlf.cf", hostname="lb1")
+    virtual = config.virtuals[0]
+    assert virtual.servicename == "web\rBcc: evil@example.com\r"
+    log, _ = make_log()
+    m = mailer(config.globals, log)
+    m.start()
+    m.set_status("running")
+    m.notify(ev("deleted", virtual=virtual))
+    await wait_for(smtpd.handler.arrived)
+    await m.close(timeout=5)
+    [got] = smtpd.handler.received
+    assert got.rcpt_tos == ["ops@example.com"]
+    headers, _, body = got.content.partition("\n\n")
+    names = [line.split(":", 1)[0] for line in headers.split("\n")]
+    assert names == ["From", "To", "Subject", "Date", "Message-ID"]
+    assert "Subject: [webBcc: evil@example.com] Deleted real server: 10.0.0.1:80 " \
+        "(192.0.2.1:80)" in headers.split("\n")  # fmt: skip
+    assert "\r" not in got.content.replace("\r\n", "\n")
+    assert "Service name: web\nBcc: evil@example.com\n" in body

@@ -12,7 +12,7 @@ import pytest
 
 from pyldirectord.cli.main import main
 from pyldirectord.config.errors import ConfigError
-from pyldirectord.runtime.configload import load_config as load
+from pyldirectord.runtime.configload import load
 
 ORACLE_ERROR = "service=oracle is not supported by pyldirectord (it has no Oracle client)"
 

@@ -153,6 +153,17 @@ def test_json_output(tmp_path: Path) -> None:
     assert (real["host"], real["port"], real["forward"]) == ("127.0.0.2", 80, "gate")
 
 
+def test_json_output_redacts_credentials(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + '\tservice=mysql\n\tlogin="lvs"\n\tpasswd="hunter2"\n'
+                 '\tsecret="s3cret"\n')  # fmt: skip
+    out = io.StringIO()
+    assert checkconfig.check(str(path), as_json=True, out=out, err=io.StringIO()) == 0
+    assert "hunter2" not in out.getvalue() and "s3cret" not in out.getvalue()
+    virtual = json.loads(out.getvalue())["config"]["virtuals"][0]
+    assert (virtual["login"], virtual["passwd"], virtual["secret"]) == (
+        "lvs", "<redacted>", "<redacted>")  # fmt: skip
+
+
 def test_json_output_of_an_invalid_config(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "\tquiescent=maybe\n")
     out = io.StringIO()

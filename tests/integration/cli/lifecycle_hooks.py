@@ -15,10 +15,10 @@ import sys
 import time
 
 from pyldirectord.cli.lifecycle import Hooks
-from pyldirectord.config import resolve
 from pyldirectord.config.model import Config
 from pyldirectord.notify.log import LogSetup
 from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.runtime import configload
 from pyldirectord.runtime.asyncrunner import AsyncDirector, AsyncRunner
 from pyldirectord.runtime.context import DirectorContext, LogFn
 
@@ -27,7 +27,7 @@ LOG_ENV = "PYLDIRECTORD_TEST_LOG"
 
 
 def load_config(path: str) -> Config:
-    return resolve.load(path)  # the real parser and resolution pass
+    return configload.load(path)  # the real parser, resolution pass and table check
 
 
 def make_log(setup: LogSetup) -> LogFn:

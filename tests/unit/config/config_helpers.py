@@ -35,7 +35,10 @@ class FakeLookups:
         if family == 4 and _is_v4(name):
             return name
         if family == 4 and name.isdigit():  # inet_aton's one-number form: "5060"
-            return socket.inet_ntoa(socket.inet_aton(name))
+            try:
+                return socket.inet_ntoa(socket.inet_aton(name))
+            except OSError:  # beyond 2^32: getaddrinfo fails too
+                return None
         if family == 6 and ":" in name:
             return name
         return self.hosts.get((name, family))

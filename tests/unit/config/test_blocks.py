@@ -40,7 +40,7 @@ def test_block_defaults() -> None:
         ("virtual=7\n", ("fwm", None, 0, 7, 4)),
         ("virtual6=7\n", ("fwm", None, 0, 7, 6)),
         ("virtual=192.168.1.1\n", ("fwm", None, 0, 192, 4)),  # spec 8 #9
-        ("virtual=0\n", ("fwm", None, 0, 0, 4)),
+        ("virtual=4294967295\n", ("fwm", None, 0, 4294967295, 4)),
         ("virtual6=[2001:db8::1]:443\n", ("tcp", "2001:db8::1", 443, None, 6)),
         ("virtual6=localhost:80\n", ("tcp", "::1", 80, None, 6)),
     ],
