@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import aioftp
+
 from pyldirectord.checks.base import (
     CheckResult,
     CheckSpec,

@@ -9,6 +9,7 @@ one row fetched.
 from __future__ import annotations
 
 import asyncpg
+
 from pyldirectord.checks.base import (
     CheckResult,
     CheckSpec,
