@@ -60,8 +60,10 @@ typecheck: install
 	$(BIN)/mypy tests bench
 
 # Each worktree keeps its own pytest temp root: the shared /tmp/pytest-of-<user> is pruned
-# by any concurrent run, deleting the live temp dirs (a MariaDB datadir) of another.
+# by any concurrent run, deleting the live temp dirs (a MariaDB datadir) of another. pytest
+# makes only the last component of --basetemp: a fresh clone has no build/ yet.
 unit: install
+	mkdir -p build
 	$(PYTEST) --basetemp=$(CURDIR)/build/pytest-tmp -m 'not kernel' tests
 
 test-fast: lint typecheck unit
