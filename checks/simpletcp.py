@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 
 from pyldirectord.checks.base import (
     CheckResult,
@@ -14,6 +13,7 @@ from pyldirectord.checks.base import (
     bounded,
     read_bounded,
 )
+from pyldirectord.checks.receive import ReceiveError, compile_bytes, search_bytes
 
 
 def payload(request: str) -> bytes:
@@ -27,9 +27,9 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
 
 async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
     try:
-        pattern = re.compile(spec.receive.encode("utf-8", "surrogateescape"))
-    except re.error:
-        return False, f"invalid receive regex {spec.receive!r}"
+        compile_bytes(spec.receive)
+    except ReceiveError as err:
+        return False, str(err)
     reader, writer = await asyncio.open_connection(target.ip, target.port)
     try:
         writer.write(payload(spec.request))
@@ -42,9 +42,12 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
             await writer.wait_closed()
     lines = reply.splitlines()
     # An empty receive matches any line (the reference reused Perl's last successful pattern).
-    if any(pattern.search(line) for line in lines):
+    try:
+        matched = any(search_bytes(spec.receive, line) for line in lines)
+    except ReceiveError as err:
+        return False, str(err)
+    if matched:
         return True, "receive matched"
     if not lines:
         return False, "no reply"
     return False, f"receive {spec.receive!r} not found in {len(lines)} line(s)"
-

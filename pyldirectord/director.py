@@ -4,6 +4,11 @@ Glue only: every decision is a pure function elsewhere (health.observe, desired_
 changes.describe); this module owns the order of things and the tasks that do I/O. All kernel
 changes go through one lock, so a reload, a stop and the check results never interleave
 their operations.
+
+Nothing here dies silently (docs/design.md, "Containment"): a check that raises is DOWN
+(prober), a fault in a real's round is logged and its timer carries on (scheduler), the
+reconcile loop is restarted after a fault, and a one-shot task's fault is logged; each with
+its traceback, once per place and error type (faults.FaultLog).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pyldirectord.desired import (
 )
 from pyldirectord.events import RealEvent
 from pyldirectord.fallbackcommand import run_fallbackcommand
+from pyldirectord.faults import FaultLog
 from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
 from pyldirectord.ipvs import IpvsApplyError
 from pyldirectord.log import Log
@@ -71,6 +77,10 @@ RECONCILE_REST_MAX = 2.0
 # Seconds between state file writes at least (each is O(reals)), and ten times what the last
 # write took: the file is for `status` and tooling, never worth a tenth of the loop.
 STATE_EVERY = 1.0
+# A background loop that failed is restarted after this long, doubled on each failure in a
+# row up to RESTART_MAX, so a fault that repeats cannot spin the CPU or flood the log.
+RESTART_DELAY = 1.0
+RESTART_MAX = 60.0
 
 
 class Director:
@@ -94,7 +104,10 @@ class Director:
         self._notify = notify or (lambda _event: None)
         self._state_path = state_path
         self._loop = asyncio.get_running_loop()
-        self._scheduler = Scheduler[ProbeResult](self._on_result, timed_out, concurrency)
+        self.faults = FaultLog(log.log)
+        self._scheduler = Scheduler[ProbeResult](
+            self._on_result, timed_out, concurrency, on_error=self._round_failed
+        )
         self._plans: dict[str, CheckPlan] = {}
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
@@ -130,7 +143,8 @@ class Director:
             pass
         await self.reconcile()
         self.status = "running"
-        self._spawn(self._reconcile_loop())
+        loop_name = "the reconcile loop"
+        self._spawn(self._supervised(loop_name, self._reconcile_loop), loop_name)
 
     async def reload(self, new: Config) -> None:
         """Swap to a config that parsed and resolved: health carried by (virtual, real)."""
@@ -185,7 +199,7 @@ class Director:
         }
         units = {}
         for key, plan in self._plans.items():
-            prober = Prober(plan, self._checkers, self._maintenance)
+            prober = Prober(plan, self._checkers, self._maintenance, self.faults)
             if prober.note:
                 self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
             units[key] = Unit(key, prober, bound_of(plan), plan.interval)
@@ -214,6 +228,10 @@ class Director:
     def _recheck_all(self) -> None:
         for key in self._plans:
             self._scheduler.check_now(key)
+
+    def _round_failed(self, key: str, error: Exception) -> None:
+        """A fault in the director's handling of one real's round (its timer carries on)."""
+        self.faults.director_failed(f"the round of real server {key}", error)
 
     def _on_result(self, key: str, result: ProbeResult, at: float) -> None:
         plan = self._plans.get(key)
@@ -347,12 +365,36 @@ class Director:
             if self._fallback_memo.get(vid) == action:
                 continue
             self._fallback_memo[vid] = action
-            self._spawn(run_fallbackcommand(command, action, virtual, self._log))
+            work = run_fallbackcommand(command, action, virtual, self._log)
+            self._spawn(work, f"fallbackcommand {action} for {vid}")
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = self._loop.create_task(work)
+    async def _supervised(
+        self, name: str, loop_body: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Run a background loop for good: a fault is logged and the loop started again."""
+        delay = RESTART_DELAY
+        while True:
+            started = self._loop.time()
+            try:
+                await loop_body()
+                return
+            except Exception as error:
+                self.faults.director_failed(name, error)
+            if self._loop.time() - started > RESTART_MAX:
+                delay = RESTART_DELAY  # it ran well for a while: a new fault, not a streak
+            self._log.log(f"Restarting {name} in {delay:g}s after an internal error")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(work, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.faults.director_failed(task.get_name(), error)
 
     def _write_state(self, desired: IpvsTable) -> None:
         """Now, or (a write less than STATE_EVERY ago) once that much time has passed."""

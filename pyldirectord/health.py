@@ -71,9 +71,7 @@ def observe(health: RealHealth, seen: Observation, policy: Policy) -> Outcome:
     return _observe_failure(health, checked, seen.at, policy)
 
 
-def _observe_success(
-    before: RealHealth, health: RealHealth, at: float, policy: Policy
-) -> Outcome:
+def _observe_success(before: RealHealth, health: RealHealth, at: float, policy: Policy) -> Outcome:
     if before.state is State.UP:
         return Outcome(replace(health, failures=0), False, reset_failures=before.failures > 0)
     successes = before.successes + 1
@@ -83,9 +81,7 @@ def _observe_success(
     return Outcome(replace(health, successes=successes), False)
 
 
-def _observe_failure(
-    before: RealHealth, health: RealHealth, at: float, policy: Policy
-) -> Outcome:
+def _observe_failure(before: RealHealth, health: RealHealth, at: float, policy: Policy) -> Outcome:
     if before.state is not State.UP:
         # Failures while down are not counted; a never-checked real is simply down.
         return _go(health, State.DOWN, at, before.state is State.UNKNOWN)

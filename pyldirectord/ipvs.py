@@ -139,9 +139,7 @@ def _explain(op: Op, code: int) -> str:
         )
     if code == errno.ERANGE and isinstance(op, AddDest | EditDest):
         dest = op.dest
-        return (
-            f"lower threshold {dest.l_threshold} is above upper threshold {dest.u_threshold}"
-        )
+        return f"lower threshold {dest.l_threshold} is above upper threshold {dest.u_threshold}"
     if _is_race(op, code):
         what = "already exists" if code == errno.EEXIST else "does not exist"
         return f"{what} (the table changed behind our back; re-read and retry)"
@@ -237,8 +235,11 @@ def _op_command(op: Op) -> tuple[int, int, bytes]:
     g = genl_ipvs
     service_nest = CMD_ATTR["SERVICE"]
     if isinstance(op, AddService):
-        return g.IPVS_CMD_NEW_SERVICE, NLM_F_CREATE | NLM_F_EXCL, _nla(
-            service_nest, encode_service(op.service))
+        return (
+            g.IPVS_CMD_NEW_SERVICE,
+            NLM_F_CREATE | NLM_F_EXCL,
+            _nla(service_nest, encode_service(op.service)),
+        )
     if isinstance(op, EditService):
         return g.IPVS_CMD_SET_SERVICE, 0, _nla(service_nest, encode_service(op.service))
     if isinstance(op, DeleteService):
@@ -246,8 +247,11 @@ def _op_command(op: Op) -> tuple[int, int, bytes]:
     key = _nla(service_nest, encode_service_key(op.service))
     dest_nest = CMD_ATTR["DEST"]
     if isinstance(op, AddDest):
-        return g.IPVS_CMD_NEW_DEST, NLM_F_CREATE | NLM_F_EXCL, key + _nla(
-            dest_nest, encode_dest(op.dest))
+        return (
+            g.IPVS_CMD_NEW_DEST,
+            NLM_F_CREATE | NLM_F_EXCL,
+            key + _nla(dest_nest, encode_dest(op.dest)),
+        )
     if isinstance(op, EditDest):
         return g.IPVS_CMD_SET_DEST, 0, key + _nla(dest_nest, encode_dest(op.dest))
     return g.IPVS_CMD_DEL_DEST, 0, key + _nla(dest_nest, encode_dest_key(op.dest))
@@ -388,8 +392,10 @@ def bulk_friendly(ops: Sequence[Op]) -> list[Step]:
     """
     adds = Counter(op.service for op in ops if isinstance(op, AddDest))
     bulky = {
-        op.service.key: op for op in ops
-        if isinstance(op, AddService) and op.service.scheduler in COSTLY_SCHEDULERS
+        op.service.key: op
+        for op in ops
+        if isinstance(op, AddService)
+        and op.service.scheduler in COSTLY_SCHEDULERS
         and adds[op.service.key] >= BULK_REALS
     }
     last_real = {op.service: i for i, op in enumerate(ops) if isinstance(op, AddDest)}
@@ -612,8 +618,9 @@ class Ipvs:
 
     def _with_ack(self, batch: list[_Request]) -> list[_Request]:
         last = batch[-1]
-        batch[-1] = _Request(last.seq, last.step, encode_op(
-            last.step.sent, self._family_id, last.seq, ack=True))
+        batch[-1] = _Request(
+            last.seq, last.step, encode_op(last.step.sent, self._family_id, last.seq, ack=True)
+        )
         return batch
 
     async def _send_batch(self, batch: list[_Request]) -> list[Failure]:

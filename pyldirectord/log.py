@@ -79,9 +79,7 @@ class StreamSink:
 class FileSink:
     """Opened for append and closed for every line, so logrotate's rename needs no signal."""
 
-    def __init__(
-        self, path: str, cfgname: str, pid: Callable[[], int], fallback: TextIO
-    ) -> None:
+    def __init__(self, path: str, cfgname: str, pid: Callable[[], int], fallback: TextIO) -> None:
         self._path = path
         self._cfgname = cfgname
         self._pid = pid

@@ -38,10 +38,7 @@ def real_id_words(real_id: str) -> str:
 
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:
     """One monitorfile line, newline included."""
-    return (
-        f"[{ctime(now)}] [{pid}] {real_id_words(real_id)} [{state}] "
-        f"{escape_message(message)}\n"
-    )
+    return f"[{ctime(now)}] [{pid}] {real_id_words(real_id)} [{state}] {escape_message(message)}\n"
 
 
 class MonitorFile:

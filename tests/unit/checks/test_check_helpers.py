@@ -12,7 +12,8 @@ def test_http_verdicts() -> None:
     assert judge(200, "OK", b"all good", CheckSpec(receive="go+d")) == (True, "200 OK")
     assert judge(204, "No Content", b"", CheckSpec()) == (True, "204 No Content")
     assert judge(301, "Moved", b"", CheckSpec()) == (False, "301 Moved")
-    assert judge(200, "OK", b"x", CheckSpec(receive="(")) == (False, "invalid receive regex '('")
+    ok, reason = judge(200, "OK", b"x", CheckSpec(receive="("))
+    assert not ok and reason.startswith("invalid receive regex '(': ")  # and regex's why
 
 
 def test_simpletcp_payload_drops_the_first_character_and_only_expands_backslash_n() -> None:
