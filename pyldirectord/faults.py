@@ -63,10 +63,10 @@ class FaultLog:
         self._seen: set[tuple[str, str]] = set()
         self.count = 0  # every fault reported, logged or not
 
-    def check_failed(self, real: str, error: BaseException) -> None:
-        """A check of ``real`` raised: it is DOWN for that; say so the first time."""
+    def check_failed(self, key: str, real: str, error: BaseException) -> None:
+        """The check of plan ``key`` (real server ``real``, as ``ip:port``) raised."""
         self._report(
-            real, error,
+            key, error,
             f"Check of real server {real} failed with an error; the real is marked down "
             "(logged once per real and error type)",
         )  # fmt: skip

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, bracket
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.faults import FaultLog, fault_reason, printable
@@ -65,7 +65,9 @@ class Prober:
             result = await self._probe()
         except Exception as error:  # any failure inside a check is that check's verdict
             if self._faults is not None:
-                self._faults.check_failed(self.plan.key, error)
+                target = self.plan.target
+                shown = f"{bracket(target.ip)}:{target.real_port or target.port}"
+                self._faults.check_failed(self.plan.key, shown, error)
             return ProbeResult(False, fault_reason(error), loop.time() - started)
         return replace(result, reason=printable(result.reason))
 
