@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Callable
 
+from pyldirectord import fdlimit
 from pyldirectord.alerts import Mailer
 from pyldirectord.asyncrunner import AsyncRunner
 from pyldirectord.checks.registry import Checkers
@@ -24,6 +25,7 @@ from pyldirectord.log import Log
 from pyldirectord.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
+CONCURRENCY = 1000  # checks in flight at most, if the open files limit allows (fdlimit)
 IPVS_PROC = "/proc/net/ip_vs"  # present exactly when the ip_vs module is loaded
 
 
@@ -49,8 +51,11 @@ def as_log(log: Callable[[str], None]) -> Log:
 class DirectorService:
     """``asyncrunner.AsyncDirector``: start, reload and stop the whole daemon body."""
 
-    def __init__(self, context: DirectorContext, autoreload: Callable[[], None]) -> None:
+    def __init__(
+        self, context: DirectorContext, autoreload: Callable[[], None], limits: fdlimit.Limits
+    ) -> None:
         self._context = context
+        self._limits = limits
         self._autoreload = autoreload
         self._log = as_log(context.log)
         self._backend = Ipvs()
@@ -64,9 +69,12 @@ class DirectorService:
         await self._checkers.__aenter__()
         self._mailer.start()
         self._mailer.set_status("starting")
+        if self._limits.short:
+            self._log.log(fdlimit.short_warning(self._limits))
         self._director = Director(
             self._context.config, self._backend, self._checkers, self._log,
             notify=self._mailer.notify, state_path=self._context.state_file,
+            concurrency=self._limits.concurrency,
         )  # fmt: skip
         await self._director.start()
         self._mailer.set_status("running")
@@ -121,12 +129,13 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     """``lifecycle.Hooks.make_director`` for production: the kernel's table over netlink."""
 
     async def build(built_for: DirectorContext) -> DirectorService:
-        return DirectorService(built_for, runner.request_autoreload)
+        return DirectorService(built_for, runner.request_autoreload, limits)
 
     # Checked here, before the daemon reports ready, so that `start` prints it and exits 1
     # instead of the daemon dying unseen after a successful-looking start.
     if not os.path.exists(IPVS_PROC):
         raise IpvsUnavailable(NOT_LOADED)
+    limits = fdlimit.prepare(CONCURRENCY)  # FdLimitError: `start` says what to raise
 
     runner = AsyncRunner(context, build, load)
     return runner
