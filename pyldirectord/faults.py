@@ -71,11 +71,11 @@ class FaultLog:
             "(logged once per real and error type)",
         )  # fmt: skip
 
-    def director_failed(self, where: str, error: BaseException) -> None:
-        """A bug in the director's own code (``where`` names the task); it keeps running."""
-        self._report(
-            where, error, f"Internal error in {where}; the director carries on (logged once)"
-        )
+    def director_failed(
+        self, where: str, error: BaseException, outcome: str = "the director carries on"
+    ) -> None:
+        """A bug in the director's own code (``where`` names the task) and what follows it."""
+        self._report(where, error, f"Internal error in {where}; {outcome} (logged once)")
 
     def _report(self, where: str, error: BaseException, headline: str) -> None:
         self.count += 1
