@@ -21,9 +21,17 @@ from functools import partial
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from pyldirectord.ipvs import Ipvs
-from pyldirectord.reconcile import diff
-from pyldirectord.table import AddressKey, Dest, DestKey, Forwarding, IpvsTable, Protocol, Service
+from pyldirectord.core.reconcile import diff
+from pyldirectord.core.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Forwarding,
+    IpvsTable,
+    Protocol,
+    Service,
+)
+from pyldirectord.kernel.ipvs import Ipvs
 
 
 def nth(base: str, n: int) -> IPv4Address:

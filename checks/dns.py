@@ -15,6 +15,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 import dns.reversename
+
 from pyldirectord.checks.base import (
     CheckResult,
     CheckSpec,

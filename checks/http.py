@@ -12,6 +12,7 @@ from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+
 from pyldirectord.checks.base import (
     CheckResult,
     CheckSpec,

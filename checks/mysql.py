@@ -16,6 +16,7 @@ import struct
 from typing import Any
 
 import aiomysql
+
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded, strip_slash
 
 # The largest packet a health check reads: a handshake, an auth exchange and one row of a

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from icmplib import async_ping
 from icmplib.exceptions import ICMPLibError
+
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
 
 

@@ -6,6 +6,7 @@ No STARTTLS and no AUTH, as the reference's Net::SMTP check.
 from __future__ import annotations
 
 import aiosmtplib
+
 from pyldirectord.checks.base import CheckResult, CheckSpec, Outcome, Target, bounded
 
 HELO_NAME = "localhost.localdomain"  # Net::SMTP's default Hello

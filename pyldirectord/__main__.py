@@ -1,3 +1,3 @@
-from pyldirectord.cli import main
+from pyldirectord.cli.main import main
 
 raise SystemExit(main())

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-# The lab (sandbox/) is not installed: reach it from the repository root. Appended, not
-# prepended, so that `pyldirectord` still resolves to the installed package (checks/ lives
-# inside it only there).
-sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from sandbox import topology
 

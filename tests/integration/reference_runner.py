@@ -129,7 +129,7 @@ def our_verdict(path: Path) -> Verdict:
 # start-ups on a shared two-core machine.
 _BATCH = """
 import contextlib, io, json, os, sys, tempfile
-from pyldirectord.cli import main
+from pyldirectord.cli.main import main
 for path in sys.argv[1:]:
     out, err = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory() as cwd:
@@ -154,7 +154,7 @@ def our_verdicts(paths: list[Path]) -> dict[Path, Verdict]:
 
 _STATUS_BATCH = """
 import contextlib, io, json, os, sys, tempfile
-from pyldirectord.cli import main
+from pyldirectord.cli.main import main
 for path in sys.argv[1:]:
     out, err = io.StringIO(), io.StringIO()
     with tempfile.TemporaryDirectory() as cwd:

@@ -16,7 +16,9 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from pyldirectord.alerts import (
+from pyldirectord.config.model import Globals, Virtual
+from pyldirectord.core.events import EventKind, RealEvent
+from pyldirectord.notify.alerts import (
     Delivery,
     Mailer,
     Message,
@@ -24,9 +26,7 @@ from pyldirectord.alerts import (
     SendmailTransport,
     SmtpTransport,
 )
-from pyldirectord.config.model import Globals, Virtual
-from pyldirectord.events import EventKind, RealEvent
-from pyldirectord.log import Log, StreamSink
+from pyldirectord.notify.log import Log, StreamSink
 
 VIP = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80,
               servicename="web", comment="front")  # fmt: skip

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from reference_runner import OUR_ERROR, corpus, expected, normalise
 
-from pyldirectord import checkconfig
+from pyldirectord.cli import checkconfig
 
 
 @pytest.mark.parametrize("path", corpus(), ids=lambda p: p.name)

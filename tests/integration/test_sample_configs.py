@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import checkconfig
+from pyldirectord.cli import checkconfig
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((REPO / "sample-configs").glob("*.cf"))

@@ -6,7 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from pyldirectord.watch import ConfigWatcher, DirectoryWatcher
+from pyldirectord.runtime.watch import ConfigWatcher, DirectoryWatcher
 
 DEADLINE = 30.0
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from ipvsadm_text import read_with_ipvsadm
 
-from pyldirectord import cli
+from pyldirectord.cli import main
 from pyldirectord.config.model import real_id
 from pyldirectord.config.resolve import load
-from pyldirectord.table import IpvsTable, dest_sort_key, service_sort_key
+from pyldirectord.core.table import IpvsTable, dest_sort_key, service_sort_key
 
 REFERENCE = "/usr/sbin/ldirectord"
 DEADLINE = 60.0
@@ -149,7 +149,7 @@ def _fork_cli(args: list[str], workdir: Path, log: Path) -> int:
         os.dup2(out, 2)
         sys.stdout = sys.stderr = open(out, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.chdir(workdir)
-        code = cli.main(args)
+        code = main.main(args)
     except BaseException:
         traceback.print_exc()
     finally:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from ipaddress import ip_address
 
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,

@@ -36,8 +36,8 @@ from director_rig import (
     weight_of,
 )
 
-from pyldirectord.alerts import BATCH_WINDOW
-from pyldirectord.statefile import read_state
+from pyldirectord.notify.alerts import BATCH_WINDOW
+from pyldirectord.notify.statefile import read_state
 from sandbox import topology
 
 pytestmark = pytest.mark.kernel

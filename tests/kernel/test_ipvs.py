@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from ipvsadm_text import read_with_ipvsadm
 
-from pyldirectord.ipvs import Ipvs, IpvsApplyError, IpvsUnavailable
-from pyldirectord.reconcile import (
+from pyldirectord.core.reconcile import (
     AddDest,
     AddService,
     DeleteDest,
@@ -23,7 +22,7 @@ from pyldirectord.reconcile import (
     Op,
     diff,
 )
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,
@@ -37,6 +36,7 @@ from pyldirectord.table import (
     sched_flags,
     service_sort_key,
 )
+from pyldirectord.kernel.ipvs import Ipvs, IpvsApplyError, IpvsUnavailable
 
 pytestmark = pytest.mark.kernel
 
@@ -307,7 +307,7 @@ async def test_kernel_keeps_a_foreign_gate_real_port_and_we_read_it_as_is(ipvs: 
 def test_missing_capability_is_one_clear_line(clean_table: None) -> None:
     script = (
         "import asyncio\n"
-        "from pyldirectord.ipvs import Ipvs, IpvsError\n"
+        "from pyldirectord.kernel.ipvs import Ipvs, IpvsError\n"
         "async def main():\n"
         "    async with Ipvs() as ipvs:\n"
         "        await ipvs.read_table()\n"

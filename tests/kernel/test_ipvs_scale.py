@@ -11,9 +11,17 @@ from ipaddress import IPv4Address, ip_address
 import pytest
 from ipvsadm_text import read_with_ipvsadm
 
-from pyldirectord.ipvs import Ipvs
-from pyldirectord.reconcile import AddDest, AddService, EditDest, diff
-from pyldirectord.table import AddressKey, Dest, DestKey, Forwarding, IpvsTable, Protocol, Service
+from pyldirectord.core.reconcile import AddDest, AddService, EditDest, diff
+from pyldirectord.core.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Forwarding,
+    IpvsTable,
+    Protocol,
+    Service,
+)
+from pyldirectord.kernel.ipvs import Ipvs
 
 pytestmark = pytest.mark.kernel
 

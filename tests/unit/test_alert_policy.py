@@ -7,9 +7,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyldirectord.alerts import AlertPolicy, Message, Route, render, split_recipients
 from pyldirectord.config.model import Config, DaemonStatus, Globals, Virtual
-from pyldirectord.events import EventKind, RealEvent
+from pyldirectord.core.events import EventKind, RealEvent
+from pyldirectord.notify.alerts import AlertPolicy, Message, Route, render, split_recipients
 
 VIP = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80)
 G = Globals(emailalert="ops@example.com")
@@ -257,7 +257,7 @@ def test_every_accepted_alert_is_mailed_once_in_order_within_its_window(
 
 
 def test_envelope_sender_survives_a_host_without_a_name() -> None:
-    from pyldirectord.alerts import mail_domain
+    from pyldirectord.notify.alerts import mail_domain
 
     assert mail_domain("director1.example.org") == "director1.example.org"
     assert mail_domain("(none)") == "localhost"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import checkconfig
-from pyldirectord.checkconfig import Environment, environment_warnings, find_config
-from pyldirectord.cli import EXIT_USAGE, main
+from pyldirectord.cli import checkconfig
+from pyldirectord.cli.checkconfig import Environment, environment_warnings, find_config
+from pyldirectord.cli.main import EXIT_USAGE, main
 from pyldirectord.config.parser import parse
 
 GOOD = "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=connect\n"

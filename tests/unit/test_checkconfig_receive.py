@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord.cli import main
+from pyldirectord.cli.main import main
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.resolve import load
 

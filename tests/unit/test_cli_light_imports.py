@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyldirectord.pidfile import RUNDIR_ENV
+from pyldirectord.cli.pidfile import RUNDIR_ENV
 
-HEAVY = ("pyldirectord.daemon", "pyldirectord.ipvs", "pyroute2", "aiohttp", "aiosmtplib",
-         "watchdog")  # fmt: skip
+HEAVY = ("pyldirectord.runtime.daemon", "pyldirectord.kernel.ipvs", "pyroute2", "aiohttp",
+         "aiosmtplib", "watchdog")  # fmt: skip
 
 
 def test_status_imports_no_daemon_stack(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_status_imports_no_daemon_stack(tmp_path: Path) -> None:
                       "\treal=127.0.0.2:80 gate\n")  # fmt: skip
     probe = (
         "import sys\n"
-        "from pyldirectord import cli\n"
+        "from pyldirectord.cli import main as cli\n"
         f"code = cli.main([{str(config)!r}, 'status'])\n"
         f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n"
     )

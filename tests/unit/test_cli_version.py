@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyldirectord.cli import EXIT_USAGE, main
+from pyldirectord.cli.main import EXIT_USAGE, main
 
 
 def test_version_names_the_reference_release(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord import daemon
-from pyldirectord.ipvs import IpvsUnavailable
+from pyldirectord.kernel.ipvs import IpvsUnavailable
+from pyldirectord.runtime import daemon
 
 
 def test_missing_ip_vs_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

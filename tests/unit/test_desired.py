@@ -6,10 +6,10 @@ from dataclasses import replace
 from ipaddress import ip_address
 
 from pyldirectord.config.model import Config, Fallback, Globals, Real, Virtual
-from pyldirectord.desired import desired_table, health_key, ipvs_service, owned_services
-from pyldirectord.health import RealHealth, State
-from pyldirectord.reconcile import AddDest, DeleteDest, EditDest, diff
-from pyldirectord.table import (
+from pyldirectord.core.desired import desired_table, health_key, ipvs_service, owned_services
+from pyldirectord.core.health import RealHealth, State
+from pyldirectord.core.reconcile import AddDest, DeleteDest, EditDest, diff
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,

@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from pyldirectord.config.model import Virtual
-from pyldirectord.events import EventKind, RealEvent
+from pyldirectord.core.events import EventKind, RealEvent
 
 VIP = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80)
 FWM = Virtual(line=1, family=4, protocol="fwm", host=None, port=0, fwmark=7)

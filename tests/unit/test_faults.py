@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyldirectord.faults import FaultLog, fault_reason, printable
+from pyldirectord.core.faults import FaultLog, fault_reason, printable
 
 
 def test_control_and_escape_characters_are_written_out() -> None:

@@ -7,7 +7,7 @@ import resource
 
 import pytest
 
-from pyldirectord.fdlimit import FDS_PER_CHECK, RESERVE, FdLimitError, Limits, plan_limits
+from pyldirectord.runtime.fdlimit import FDS_PER_CHECK, RESERVE, FdLimitError, Limits, plan_limits
 
 
 def test_soft_limit_is_raised_as_far_as_the_wanted_checks_need() -> None:

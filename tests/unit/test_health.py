@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyldirectord.health import (
+from pyldirectord.core.health import (
     Observation,
     Policy,
     RealHealth,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pyldirectord.invocation import (
+from pyldirectord.cli.invocation import (
     Invocation,
     Options,
     cfgname_of,

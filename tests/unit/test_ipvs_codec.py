@@ -10,7 +10,19 @@ from typing import Any
 import pytest
 from pyroute2.netlink.generic import ipvs as genl
 
-from pyldirectord.ipvs import (
+from pyldirectord.core.reconcile import AddDest, AddService, DeleteDest, DeleteService, EditService
+from pyldirectord.core.table import (
+    AddressKey,
+    Dest,
+    DestKey,
+    Family,
+    Forwarding,
+    FwmarkKey,
+    Protocol,
+    Service,
+    sched_flags,
+)
+from pyldirectord.kernel.ipvs import (
     BULK_REALS,
     NLM_F_ACK,
     NLM_F_CREATE,
@@ -25,18 +37,6 @@ from pyldirectord.ipvs import (
     decode_service,
     encode_op,
     split_messages,
-)
-from pyldirectord.reconcile import AddDest, AddService, DeleteDest, DeleteService, EditService
-from pyldirectord.table import (
-    AddressKey,
-    Dest,
-    DestKey,
-    Family,
-    Forwarding,
-    FwmarkKey,
-    Protocol,
-    Service,
-    sched_flags,
 )
 
 FAMILY_ID = 0x1D

@@ -6,9 +6,7 @@ import io
 import os
 from pathlib import Path
 
-from pyldirectord.config.errors import ConfigError
-from pyldirectord.config.model import Config
-from pyldirectord.lifecycle import (
+from pyldirectord.cli.lifecycle import (
     Director,
     DirectorContext,
     Environment,
@@ -16,6 +14,8 @@ from pyldirectord.lifecycle import (
     finish,
     run,
 )
+from pyldirectord.config.errors import ConfigError
+from pyldirectord.config.model import Config
 
 
 def test_config_error_text_with_line() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pyldirectord.config.model import Config, Globals
-from pyldirectord.log import Log, LogOpenError, ctime, make_log, syslog_timestamp
+from pyldirectord.notify.log import Log, LogOpenError, ctime, make_log, syslog_timestamp
 
 T = float(calendar.timegm((2026, 11, 24, 19, 10, 58, 0, 0, 0)))  # a Tuesday
 T_DAY4 = float(calendar.timegm((2026, 11, 4, 9, 5, 1, 0, 0, 0)))

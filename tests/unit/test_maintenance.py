@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord.maintenance import (
+from pyldirectord.runtime.maintenance import (
     MaintenanceDir,
     ReverseNameCache,
     candidate_names,

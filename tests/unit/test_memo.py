@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from pyldirectord.memo import IdentityMemo
+from pyldirectord.core.memo import IdentityMemo
 
 
 def test_built_once_per_identity_not_per_equal_value() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pyldirectord.config.model import Real, Virtual, real_id
-from pyldirectord.log import Log, StreamSink
-from pyldirectord.monitor import MonitorFile, MonitorFiles, escape_message, monitor_line
+from pyldirectord.notify.log import Log, StreamSink
+from pyldirectord.notify.monitor import MonitorFile, MonitorFiles, escape_message, monitor_line
 
 # Tue Nov 24 19:12:11 2026 UTC
 T = float(calendar.timegm((2026, 11, 24, 19, 12, 11, 0, 0, 0)))

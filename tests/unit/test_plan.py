@@ -6,13 +6,12 @@ import io
 from ipaddress import ip_address
 from pathlib import Path
 
+from pyldirectord.cli.plan import main, plan_lines, planned_health
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
-from pyldirectord.desired import desired_table, owned_services
-from pyldirectord.ipvs import NOT_LOADED, IpvsUnavailable
-from pyldirectord.plan import main, plan_lines, planned_health
-from pyldirectord.reconcile import AddDest, apply, diff
-from pyldirectord.table import (
+from pyldirectord.core.desired import desired_table, owned_services
+from pyldirectord.core.reconcile import AddDest, apply, diff
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,
@@ -23,6 +22,7 @@ from pyldirectord.table import (
     Protocol,
     Service,
 )
+from pyldirectord.kernel.ipvs import NOT_LOADED, IpvsUnavailable
 
 CONFIG = """quiescent=yes
 virtual=192.0.2.80:80

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyldirectord.reconcile import (
+from pyldirectord.core.reconcile import (
     AddDest,
     AddService,
     DeleteDest,
@@ -20,7 +20,7 @@ from pyldirectord.reconcile import (
     apply,
     diff,
 )
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from pyldirectord.checks.base import CheckResult, Outcome, bounded
 
-from pyldirectord.scheduler import (
+from pyldirectord.checks.base import CheckResult, Outcome, bounded
+from pyldirectord.runtime.scheduler import (
     LagMonitor,
     Scheduler,
     Unit,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyldirectord.statefile import (
+from pyldirectord.notify.statefile import (
     DirectorState,
     RealState,
     VirtualState,

@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from leaks import no_leaks
+
 from pyldirectord.checks import connect, ping
 from pyldirectord.checks.base import CheckSpec, Target
 

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from leaks import no_leaks
+
 from pyldirectord.checks import external
 from pyldirectord.checks.base import CheckSpec, Target
 

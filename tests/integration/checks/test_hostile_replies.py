@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 from hostile import hostile_server, http_reply, replies
 from leaks import no_leaks
+
 from pyldirectord.checks import simpletcp, smtp
 from pyldirectord.checks.base import BODY_LIMIT, CheckResult, CheckSpec, Target
 from pyldirectord.checks.http import HttpChecker
 from pyldirectord.checks.registry import Checkers
-
-from pyldirectord.prober import Prober, ProbeResult
-from pyldirectord.probes import CheckPlan
+from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.runtime.prober import Prober, ProbeResult
 
 DEADLINE = 30.0
 

@@ -12,6 +12,7 @@ import pytest
 import trustme
 from aiohttp import web
 from leaks import no_leaks
+
 from pyldirectord.checks.base import CheckSpec, Target
 from pyldirectord.checks.http import HttpChecker
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from leaks import no_leaks
 from mariadb_server import MariaDB, mariadb_fixture  # noqa: F401  (provides `mariadb`)
+
 from pyldirectord.checks import mysql
 from pyldirectord.checks.base import CheckSpec, Target
 

@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 from leaks import no_leaks
 
+from pyldirectord.cli.probe import probe, render
 from pyldirectord.config.resolve import load
-from pyldirectord.probe import probe, render
 
 BINARY = str(Path(sys.executable).with_name("pyldirectord"))
 LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+(UP|DOWN)\s+(\d+) ms\s+(.*)$")

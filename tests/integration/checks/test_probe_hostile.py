@@ -8,14 +8,14 @@ import asyncio
 from pathlib import Path
 
 from hostile import hostile_server, http_reply, replies
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
-from pyldirectord.checks.registry import Checkers
 from test_mysql_hostile import truncated_handshake
 from test_probe_cli import parse, run_cli
 
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
+from pyldirectord.checks.registry import Checkers
+from pyldirectord.cli.probe import run_plans
 from pyldirectord.config.resolve import load
-from pyldirectord.probe import run_plans
-from pyldirectord.probes import check_plans
+from pyldirectord.core.checkplan import check_plans
 
 
 async def smtp_220(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from leaks import no_leaks
+
 from pyldirectord.checks import simpletcp
 from pyldirectord.checks.base import CheckSpec, Target
 

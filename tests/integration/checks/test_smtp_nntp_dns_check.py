@@ -14,6 +14,7 @@ import dns.rrset
 import pytest
 from aiosmtpd.controller import Controller
 from leaks import no_leaks
+
 from pyldirectord.checks import dns as dns_check
 from pyldirectord.checks import nntp, smtp
 from pyldirectord.checks.base import CheckSpec, Target

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyldirectord import pidfile
+from pyldirectord.cli import pidfile
 
 BINARY = str(Path(sys.executable).parent / "pyldirectord")
 HERE = Path(__file__).resolve().parent

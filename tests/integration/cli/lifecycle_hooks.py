@@ -15,11 +15,11 @@ import os
 import sys
 import time
 
-from pyldirectord.asyncrunner import AsyncDirector, AsyncRunner
+from pyldirectord.cli.lifecycle import DirectorContext, Hooks, Log, LogSetup
 from pyldirectord.config import resolve
 from pyldirectord.config.model import Config
-from pyldirectord.lifecycle import DirectorContext, Hooks, Log, LogSetup
-from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.runtime.asyncrunner import AsyncDirector, AsyncRunner
 
 EVENTS_ENV = "PYLDIRECTORD_TEST_EVENTS"
 LOG_ENV = "PYLDIRECTORD_TEST_LOG"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cli_rig import BINARY, Rig, make_rig
 
-from pyldirectord.invocation import resolve_config
+from pyldirectord.cli.invocation import resolve_config
 
 BAD_CONFIG = "checktimeout=3\n# a comment\nnonsense directive\nchecktimeout=4\n"
 

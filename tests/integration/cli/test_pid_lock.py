@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lifecycle_hooks import load_config
 
-from pyldirectord import lifecycle, pidfile
+from pyldirectord.cli import lifecycle, pidfile
 from pyldirectord.config.model import Config
 
 HOLDER = """

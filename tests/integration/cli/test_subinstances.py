@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pyldirectord.subinstances import SubInstances
+from pyldirectord.runtime.subinstances import SubInstances
 
 FAKE = """#!/bin/sh
 echo "$*" >> {calls}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyldirectord.reconcile import Op, apply
-from pyldirectord.table import IpvsTable
+from pyldirectord.core.reconcile import Op, apply
+from pyldirectord.core.table import IpvsTable
 
 
 class MemoryTable:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
-from pyldirectord.checks.registry import Checkers
 from test_director_host import Backend, director_for, free_port, until, web_config, weights
 
-from pyldirectord.desired import desired_table
-from pyldirectord.director import Director
-from pyldirectord.events import RealEvent
-from pyldirectord.log import Log
-from pyldirectord.statefile import DirectorState, read_state, render_table
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
+from pyldirectord.checks.registry import Checkers
+from pyldirectord.core.desired import desired_table
+from pyldirectord.core.events import RealEvent
+from pyldirectord.notify.log import Log
+from pyldirectord.notify.statefile import DirectorState, read_state, render_table
+from pyldirectord.runtime.director import Director
 
 
 class BuggyCheckers(Checkers):
@@ -105,7 +105,9 @@ async def test_a_fault_in_the_reconcile_loop_is_logged_and_the_loop_restarted(
     async with Checkers() as checkers:
         director = director_for(web_config(servers, quiescent=True), memory, checkers, sink, [])
         await director.start()
-        monkeypatch.setattr("pyldirectord.director.desired_table", desired_table_with_one_bug)
+        monkeypatch.setattr(
+            "pyldirectord.runtime.director.desired_table", desired_table_with_one_bug
+        )
         await until(lambda: not faults)  # the loop's next pass hit the bug
         await until(lambda: "Restarting the reconcile loop in 1s after an internal error"
                     in sink.lines)  # fmt: skip

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.registry import Checkers
 
+from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
-from pyldirectord.director import Director
-from pyldirectord.events import RealEvent
-from pyldirectord.log import Log
-from pyldirectord.table import (
+from pyldirectord.core.events import RealEvent
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,
@@ -29,6 +27,8 @@ from pyldirectord.table import (
     Protocol,
     Service,
 )
+from pyldirectord.notify.log import Log
+from pyldirectord.runtime.director import Director
 
 DEADLINE = 30.0
 VIP = "192.0.2.80"

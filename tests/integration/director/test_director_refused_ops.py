@@ -8,14 +8,14 @@ import errno
 from collections.abc import Sequence
 
 from memory_table import ListSink, MemoryTable
-from pyldirectord.checks.registry import Checkers
 
+from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
-from pyldirectord.director import Director
-from pyldirectord.events import RealEvent
-from pyldirectord.ipvs import Failure, IpvsApplyError
-from pyldirectord.log import Log
-from pyldirectord.reconcile import AddDest, Op
+from pyldirectord.core.events import RealEvent
+from pyldirectord.core.reconcile import AddDest, Op
+from pyldirectord.kernel.ipvs import Failure, IpvsApplyError
+from pyldirectord.notify.log import Log
+from pyldirectord.runtime.director import Director
 
 REFUSED = "198.51.100.81"
 GOOD = "198.51.100.82"

@@ -1,6 +1,7 @@
 """Pure helpers of the checks: verdicts, payloads, arguments, queries."""
 
 import dns.rdatatype
+
 from pyldirectord.checks.base import CheckSpec, Target
 from pyldirectord.checks.dns import make_query
 from pyldirectord.checks.external import exit_outcome, external_args

@@ -1,6 +1,7 @@
 """The registry: (checktype, service, protocol) -> check function, unsupported reported."""
 
 import pytest
+
 from pyldirectord.checks import connect, dns, external, mysql, nntp, ping, simpletcp, smtp
 from pyldirectord.checks.base import CheckSpec, Target
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck, always_up, never_up

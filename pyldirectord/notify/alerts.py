@@ -39,8 +39,8 @@ from pyldirectord.config.model import (
     effective_smtp,
     virtual_id,
 )
-from pyldirectord.events import RealEvent
-from pyldirectord.log import Log
+from pyldirectord.core.events import RealEvent
+from pyldirectord.notify.log import Log
 
 SENDMAIL = "/usr/sbin/sendmail"
 SMTP_PORT = 25

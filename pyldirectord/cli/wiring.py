@@ -17,10 +17,10 @@ import shlex
 import sys
 from collections.abc import Mapping
 
-from pyldirectord import lifecycle, pidfile
+from pyldirectord.cli import lifecycle, pidfile
 from pyldirectord.config import resolve
 from pyldirectord.config.model import Globals
-from pyldirectord.log import Log, LogOpenError, StreamSink
+from pyldirectord.notify.log import Log, LogOpenError, StreamSink
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
@@ -46,7 +46,7 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
 def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
     # Imported here: `status`, `stop` and `reload` (the OCF agent's monitor every 20 s) never
     # need the checkers, aiohttp or pyroute2; importing them costs ~0.5 s per invocation.
-    from pyldirectord import daemon
+    from pyldirectord.runtime import daemon
 
     return daemon.make_director(context)
 

@@ -22,9 +22,9 @@ from pyldirectord.config.model import (
     effective_quiescent,
     virtual_id,
 )
-from pyldirectord.health import RealHealth, State, adopted
-from pyldirectord.memo import IdentityMemo
-from pyldirectord.table import (
+from pyldirectord.core.health import RealHealth, State, adopted
+from pyldirectord.core.memo import IdentityMemo
+from pyldirectord.core.table import (
     AddressKey,
     Dest,
     DestKey,

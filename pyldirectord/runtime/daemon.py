@@ -12,17 +12,17 @@ import os
 import subprocess
 from collections.abc import Callable
 
-from pyldirectord import fdlimit
-from pyldirectord.alerts import Mailer
-from pyldirectord.asyncrunner import AsyncRunner
 from pyldirectord.checks.registry import Checkers
+from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
-from pyldirectord.director import Director
-from pyldirectord.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
-from pyldirectord.lifecycle import DirectorContext
-from pyldirectord.log import Log
-from pyldirectord.watch import ConfigWatcher
+from pyldirectord.kernel.ipvs import NOT_LOADED, Ipvs, IpvsUnavailable
+from pyldirectord.notify.alerts import Mailer
+from pyldirectord.notify.log import Log
+from pyldirectord.runtime import fdlimit
+from pyldirectord.runtime.asyncrunner import AsyncRunner
+from pyldirectord.runtime.director import Director
+from pyldirectord.runtime.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
 CONCURRENCY = 1000  # checks in flight at most, if the open files limit allows (fdlimit)

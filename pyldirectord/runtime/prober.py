@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, bracket
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
-from pyldirectord.faults import FaultLog, fault_reason, printable
-from pyldirectord.maintenance import MaintenanceDir
-from pyldirectord.probes import CheckPlan
+from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.core.faults import FaultLog, fault_reason, printable
+from pyldirectord.runtime.maintenance import MaintenanceDir
 
 
 @dataclass(frozen=True, slots=True)

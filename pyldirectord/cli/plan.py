@@ -21,20 +21,20 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
-from pyldirectord.changes import describe
-from pyldirectord.checkconfig import DEFAULT_CONFIG, load_reporting
+from pyldirectord.cli.checkconfig import DEFAULT_CONFIG, load_reporting
 from pyldirectord.config.model import Config
-from pyldirectord.desired import (
+from pyldirectord.core.changes import describe
+from pyldirectord.core.desired import (
     HealthKey,
     desired_table,
     health_key,
     owned_services,
     seed_health,
 )
-from pyldirectord.health import RealHealth, State
-from pyldirectord.ipvs import Ipvs, IpvsError
-from pyldirectord.reconcile import diff
-from pyldirectord.table import IpvsTable
+from pyldirectord.core.health import RealHealth, State
+from pyldirectord.core.reconcile import diff
+from pyldirectord.core.table import IpvsTable
+from pyldirectord.kernel.ipvs import Ipvs, IpvsError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

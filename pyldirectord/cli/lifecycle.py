@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol, TextIO
 
-from pyldirectord import pidfile
-from pyldirectord.config.errors import ConfigError, reference_warning_text
-from pyldirectord.config.model import Config
-from pyldirectord.daemonize import Notifier, spawn_daemon
-from pyldirectord.invocation import (
+from pyldirectord.cli import pidfile
+from pyldirectord.cli.daemonize import Notifier, spawn_daemon
+from pyldirectord.cli.invocation import (
     Invocation,
     invocation_of,
     parse_options,
     resolve_config,
 )
-from pyldirectord.statefile import read_state, render_table, state_file_path
-from pyldirectord.subinstances import SubInstances
+from pyldirectord.config.errors import ConfigError, reference_warning_text
+from pyldirectord.config.model import Config
+from pyldirectord.notify.statefile import read_state, render_table, state_file_path
+from pyldirectord.runtime.subinstances import SubInstances
 
 VERSION_STR = "Linux Director v1.186-ha"
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyldirectord.faults import printable
+from pyldirectord.core.faults import printable
 
 SCHEMA_VERSION = 1
 

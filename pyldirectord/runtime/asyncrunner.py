@@ -16,11 +16,11 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
-from pyldirectord.faults import FaultLog
-from pyldirectord.lifecycle import DirectorContext
-from pyldirectord.subinstances import SubInstances
+from pyldirectord.core.faults import FaultLog
+from pyldirectord.runtime.subinstances import SubInstances
 
 
 class AsyncDirector(Protocol):

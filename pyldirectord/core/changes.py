@@ -19,11 +19,11 @@ from pyldirectord.config.model import (
     virtual_address,
     virtual_id,
 )
-from pyldirectord.desired import fallback_dest, real_dest, service_key
-from pyldirectord.events import EventKind, RealEvent
-from pyldirectord.health import RealHealth, State
-from pyldirectord.memo import IdentityMemo
-from pyldirectord.reconcile import (
+from pyldirectord.core.desired import fallback_dest, real_dest, service_key
+from pyldirectord.core.events import EventKind, RealEvent
+from pyldirectord.core.health import RealHealth, State
+from pyldirectord.core.memo import IdentityMemo
+from pyldirectord.core.reconcile import (
     AddDest,
     AddService,
     DeleteDest,
@@ -32,7 +32,7 @@ from pyldirectord.reconcile import (
     EditService,
     Op,
 )
-from pyldirectord.table import DestKey, IpvsTable, ServiceKey, normal_dest
+from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey, normal_dest
 
 
 @dataclass(frozen=True, slots=True)

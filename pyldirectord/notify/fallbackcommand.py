@@ -13,7 +13,7 @@ import os
 import signal
 
 from pyldirectord.config.model import Virtual, virtual_address
-from pyldirectord.log import Log
+from pyldirectord.notify.log import Log
 
 TIMEOUT = 60.0
 

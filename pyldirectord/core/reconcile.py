@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     Dest,
     DestKey,
     IpvsTable,

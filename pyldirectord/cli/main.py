@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from pyldirectord import __version__
-from pyldirectord.wiring import run_ldirectord
+from pyldirectord.cli.wiring import run_ldirectord
 
 VERSION_TEXT = f"""Linux Director v1.186-ha (pyldirectord {__version__})
 1999-2006 Jacob Rief, Horms and others
@@ -37,13 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Each tool is imported only when asked for: `status`, which cluster managers run every
     # few seconds, must not pay for aiohttp and pyroute2.
     if args and args[0] in ("--check-config", "-t"):
-        from pyldirectord import checkconfig
+        from pyldirectord.cli import checkconfig
 
         code = checkconfig.main(args[1:])
         if code is not None:
             return code
     if args and args[0] in ("--probe", "--plan"):
-        from pyldirectord import plan, probe
+        from pyldirectord.cli import plan, probe
 
         code = (probe.main if args[0] == "--probe" else plan.main)(args[1:])
         if code is not None:

@@ -33,7 +33,7 @@ from pyroute2.ipvs import AsyncIPVS
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import ipvs as genl_ipvs
 
-from pyldirectord.reconcile import (
+from pyldirectord.core.reconcile import (
     AddDest,
     AddService,
     DeleteService,
@@ -42,7 +42,7 @@ from pyldirectord.reconcile import (
     Op,
     diff,
 )
-from pyldirectord.table import (
+from pyldirectord.core.table import (
     SCHED_FLAGS,
     AddressKey,
     Dest,

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any, Protocol
 
-from pyldirectord.changes import Change, describe, stop_changes
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import (
     Config,
@@ -32,7 +31,9 @@ from pyldirectord.config.model import (
     effective_risecount,
     virtual_id,
 )
-from pyldirectord.desired import (
+from pyldirectord.core.changes import Change, describe, stop_changes
+from pyldirectord.core.checkplan import CheckPlan, Member, bound_of, check_plans
+from pyldirectord.core.desired import (
     HealthKey,
     desired_table,
     health_key,
@@ -41,21 +42,20 @@ from pyldirectord.desired import (
     service_dest,
     service_key,
 )
-from pyldirectord.events import RealEvent
-from pyldirectord.fallbackcommand import run_fallbackcommand
-from pyldirectord.faults import FaultLog
-from pyldirectord.health import Observation, Outcome, Policy, RealHealth, observe
-from pyldirectord.ipvs import IpvsApplyError
-from pyldirectord.log import Log
-from pyldirectord.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.monitor import MonitorFile
-from pyldirectord.prober import Prober, ProbeResult, timed_out
-from pyldirectord.probes import CheckPlan, Member, bound_of, check_plans
-from pyldirectord.reconcile import DeleteService, Op, diff
-from pyldirectord.scheduler import Scheduler, Unit
-from pyldirectord.statefile import DirectorState, RealState, VirtualState, write_state
-from pyldirectord.table import IpvsTable
-from pyldirectord.watch import DirectoryWatcher
+from pyldirectord.core.events import RealEvent
+from pyldirectord.core.faults import FaultLog
+from pyldirectord.core.health import Observation, Outcome, Policy, RealHealth, observe
+from pyldirectord.core.reconcile import DeleteService, Op, diff
+from pyldirectord.core.table import IpvsTable
+from pyldirectord.kernel.ipvs import IpvsApplyError
+from pyldirectord.notify.fallbackcommand import run_fallbackcommand
+from pyldirectord.notify.log import Log
+from pyldirectord.notify.monitor import MonitorFile
+from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
+from pyldirectord.runtime.prober import Prober, ProbeResult, timed_out
+from pyldirectord.runtime.scheduler import Scheduler, Unit
+from pyldirectord.runtime.watch import DirectoryWatcher
 
 
 class TableBackend(Protocol):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from pyldirectord.config.model import Real, Virtual, real_id
-from pyldirectord.log import Log, ctime
+from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
 _ESCAPED = re.compile(r"[%|\r\n]")

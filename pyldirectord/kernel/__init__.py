@@ -1,0 +1,1 @@
+"""The kernel edge: the only code that speaks netlink to IPVS."""
