@@ -55,7 +55,7 @@ async def _ask(target: Target, spec: CheckSpec) -> Outcome:
     if not answers:
         return False, f"no answer ({dns.rcode.to_text(response.rcode())})"
     try:
-        matched = bool(spec.receive) and any(search_text(spec.receive, a) for a in answers)
+        matched = bool(spec.receive) and await search_text(spec.receive, *answers)
     except ReceiveError as err:
         return False, str(err)
     if matched:

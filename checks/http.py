@@ -46,11 +46,6 @@ def host_header(target: Target, spec: CheckSpec) -> str:
     return spec.virtualhost or target.host
 
 
-def body_matches(receive: str, body: bytes) -> bool:
-    """Unanchored Perl-regex search of the raw body; ReceiveError when it cannot be judged."""
-    return search_bytes(receive, body)
-
-
 class HttpChecker:
     """Owns the shared session; ``async with HttpChecker() as http: await http.check(t, s)``."""
 
@@ -114,7 +109,7 @@ class HttpChecker:
                 # UnicodeError) and the like, typically from a server's Location header.
                 return False, f"500 cannot request {url!r}: {err}"
             if status not in REDIRECT_STATUSES or not location:
-                return judge(status, reason, body, spec)
+                return await judge(status, reason, body, spec)
             if hop == MAX_REDIRECTS:
                 return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
             try:
@@ -149,7 +144,7 @@ class HttpChecker:
             return response.status, response.reason or "", location, body
 
 
-def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
+async def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
     """Up iff 2xx and (receive empty or it matches the bounded raw body)."""
     line = f"{status} {reason}".strip()
     if not 200 <= status < 300:
@@ -160,7 +155,7 @@ def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
         # The reference: a HEAD check with a receive string is always down (no body).
         return False, f"{line}, but HEAD returns no body to match receive"
     try:
-        matched = body_matches(spec.receive, body)
+        matched = await search_bytes(spec.receive, body)
     except ReceiveError as err:
         return False, str(err)
     if not matched:

@@ -43,7 +43,7 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
     lines = reply.splitlines()
     # An empty receive matches any line (the reference reused Perl's last successful pattern).
     try:
-        matched = any(search_bytes(spec.receive, line) for line in lines)
+        matched = await search_bytes(spec.receive, *lines)
     except ReceiveError as err:
         return False, str(err)
     if matched:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+
 from pyldirectord.checks.receive import (
     ReceiveError,
     compile_error,
@@ -30,10 +33,10 @@ def test_perl_escapes_are_rewritten_and_the_rest_kept(perl: str, rewritten: str)
     assert perl_to_regex(perl, for_bytes=True) == rewritten
 
 
-def test_code_points_beyond_a_byte() -> None:
-    assert search_text(r"\x{20AC}", "price: \u20ac")
+async def test_code_points_beyond_a_byte() -> None:
+    assert await search_text(r"\x{20AC}", "price: \u20ac")
     with pytest.raises(ReceiveError, match="cannot match the reply's raw bytes"):
-        search_bytes(r"\x{20AC}", b"x")
+        await search_bytes(r"\x{20AC}", b"x")
 
 
 @pytest.mark.parametrize("bad", ["(", r"\x{zz}", r"\x{41", "[[:nonsense:]]", r"\k<n"])
@@ -46,12 +49,31 @@ def test_good_patterns_compile() -> None:
     assert compile_error(r"^HTTP/1\.[01] 200 (?i:ok)\s*$") is None
 
 
-def test_search_is_unanchored_and_perl_dollar() -> None:
-    assert search_bytes("alive", b"I am alive, thanks")
-    assert search_bytes("end$", b"the end\n")  # $ before a final newline, as in Perl
-    assert not search_bytes("^alive", b"not alive")
+async def test_search_is_unanchored_and_perl_dollar() -> None:
+    assert await search_bytes("alive", b"I am alive, thanks")
+    assert await search_bytes("end$", b"the end\n")  # $ before a final newline, as in Perl
+    assert not await search_bytes("^alive", b"not alive")
+    assert await search_bytes("^two", b"one", b"two")  # any of the items (simpletcp's lines)
 
 
-def test_catastrophic_backtracking_is_cut_by_the_time_bound() -> None:
+async def test_catastrophic_backtracking_is_cut_by_the_time_bound() -> None:
     with pytest.raises(ReceiveError, match="ran over"):
-        search_bytes("(a+)+$", b"a" * 60_000 + b"!")
+        await search_bytes("(a+)+$", b"a" * 60_000 + b"!")
+
+
+async def test_a_costly_match_leaves_the_event_loop_running() -> None:
+    """Beyond its first slice the match runs in a worker thread: the loop keeps ticking."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    with pytest.raises(ReceiveError):
+        await search_bytes("(a|aa)+$", b"a" * 60_000 + b"!")
+    task.cancel()
+    print(f"the loop ticked {ticks} times during the costly match")
+    assert ticks >= 3
