@@ -121,6 +121,8 @@ class DirectorService:
                 subprocess.run(["/bin/sh", "-c", line], timeout=CALLBACK_TIMEOUT, check=False)
             except subprocess.TimeoutExpired:
                 self._log.log(f"callback timed out after {CALLBACK_TIMEOUT:g}s: {line}")
+            except OSError as error:  # a task nobody awaits: say it here, or it is lost
+                self._log.log(f"callback failed: {line}: {error}")
 
         await asyncio.to_thread(run)
 
