@@ -59,7 +59,7 @@ def perl_to_regex(pattern: str, *, for_bytes: bool) -> str:
         if escape in "xo" and i + 2 < n and pattern[i + 2] == "{":
             end = pattern.find("}", i + 3)
             if end < 0:
-                raise ReceiveError(f"missing '}}' after \\{escape}{{ in receive {pattern!r}")
+                raise ReceiveError(f"missing '}}' after \\{escape}{{ in receive {_quoted(pattern)}")
             digits = pattern[i + 3 : end].strip()
             out.append(_code_point(digits, 16 if escape == "x" else 8, for_bytes, pattern))
             i = end + 1
@@ -71,7 +71,7 @@ def perl_to_regex(pattern: str, *, for_bytes: bool) -> str:
             # Perl's named backreference \k<name>, \k'name' or \k{name}: regex's \g<name>.
             end = pattern.find(_NAME_QUOTES[pattern[i + 2]], i + 3)
             if end < 0:
-                raise ReceiveError(f"unterminated \\k name in receive {pattern!r}")
+                raise ReceiveError(f"unterminated \\k name in receive {_quoted(pattern)}")
             out.append(f"\\g<{pattern[i + 3 : end]}>")
             i = end + 1
         elif escape in _SIMPLE_ESCAPES:
@@ -93,12 +93,12 @@ def _code_point(digits: str, base: int, for_bytes: bool, pattern: str) -> str:
     except ValueError:
         value = -1
     if not 0 <= value <= 0x10FFFF:
-        raise ReceiveError(f"invalid code point {digits!r} in receive {pattern!r}")
+        raise ReceiveError(f"invalid code point {digits[:20]!r} in receive {_quoted(pattern)}")
     if value <= 0xFF:
         return f"\\x{value:02x}"
     if for_bytes:
         raise ReceiveError(
-            f"code point \\x{{{value:x}}} in receive {pattern!r} cannot match the reply's "
+            f"code point \\x{{{value:x}}} in receive {_quoted(pattern)} cannot match the reply's "
             "raw bytes (at most \\x{ff})"
         )
     return f"\\U{value:08x}"
@@ -110,8 +110,8 @@ def compile_bytes(pattern: str) -> regex.Pattern[bytes]:
     source = perl_to_regex(pattern, for_bytes=True)
     try:
         return regex.compile(source.encode("utf-8", "surrogateescape"))
-    except regex.error as err:
-        raise ReceiveError(f"invalid receive regex {pattern!r}: {err}") from None
+    except (regex.error, RecursionError, OverflowError, ValueError) as err:
+        raise ReceiveError(_invalid(pattern, err)) from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -120,8 +120,19 @@ def compile_text(pattern: str) -> regex.Pattern[str]:
     source = perl_to_regex(pattern, for_bytes=False)
     try:
         return regex.compile(source)
-    except regex.error as err:
-        raise ReceiveError(f"invalid receive regex {pattern!r}: {err}") from None
+    except (regex.error, RecursionError, OverflowError, ValueError) as err:
+        raise ReceiveError(_invalid(pattern, err)) from None
+
+
+def _invalid(pattern: str, err: Exception) -> str:
+    # RecursionError: regex's parser recurses per nesting level (thousands of "(").
+    why = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+    return f"invalid receive regex {_quoted(pattern)}: {why}"
+
+
+def _quoted(pattern: str) -> str:
+    """The pattern as messages show it: quoted, and cut when long."""
+    return repr(pattern) if len(pattern) <= 80 else repr(pattern[:77]) + "..."
 
 
 def compile_error(pattern: str) -> str | None:
@@ -185,4 +196,4 @@ def _matcher() -> concurrent.futures.ThreadPoolExecutor:
 
 
 def _timeout_reason(pattern: str, size: int) -> str:
-    return f"receive {pattern!r} ran over {MATCH_TIMEOUT:g}s on {size} bytes (too costly)"
+    return f"receive {_quoted(pattern)} ran over {MATCH_TIMEOUT:g}s on {size} bytes (too costly)"

@@ -77,3 +77,11 @@ async def test_a_costly_match_leaves_the_event_loop_running() -> None:
     task.cancel()
     print(f"the loop ticked {ticks} times during the costly match")
     assert ticks >= 3
+
+
+def test_hostile_patterns_are_errors_with_a_short_message() -> None:
+    """Thousands of nested groups overflow regex's recursive parser: an error, not a crash."""
+    nested = compile_error("(" * 5000 + ")" * 5000)
+    assert nested is not None and nested.endswith("...: nested too deeply")
+    unterminated = compile_error("[" * 10_000)
+    assert unterminated is not None and len(unterminated) < 200
