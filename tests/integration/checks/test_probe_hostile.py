@@ -5,6 +5,7 @@ raises anyway is a DOWN line naming the error."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 from hostile import hostile_server, http_reply, replies
@@ -34,6 +35,9 @@ async def test_probe_cli_prints_a_line_for_each_hostile_server(tmp_path: Path) -
     redirect = http_reply(b"HTTP/1.1 302 Found", b"Location: http://[::1\r\n")
     idna = http_reply(b"HTTP/1.1 301 Moved", b"Location: http://a..b/\r\n")
     costly = http_reply(b"HTTP/1.1 200 OK", body=b"a" * 65_000 + b"!")
+    suicide = tmp_path / "rt-signal.sh"  # an external check killed by SIGRTMIN+6
+    suicide.write_text(f"#!/bin/sh\nkill -{signal.SIGRTMIN + 6} $$\n")
+    suicide.chmod(0o755)
     async with (
         hostile_server(smtp_220) as smtp_port,
         hostile_server(redirect) as redirect_port,
@@ -57,6 +61,7 @@ async def test_probe_cli_prints_a_line_for_each_hostile_server(tmp_path: Path) -
                 silent_port,
                 '    service=simpletcp\n    request="x"\n    receive="^[[:alpha:]]+$"',
             )
+            + virtual(8007, 80, f"    checktype=external\n    checkcommand={suicide}")
         )
         config = tmp_path / "hostile.cf"
         config.write_text(f'negotiatetimeout=5\nlogfile="{tmp_path}/ld.log"\n{body}')
@@ -68,13 +73,14 @@ async def test_probe_cli_prints_a_line_for_each_hostile_server(tmp_path: Path) -
     states = [row[3] for row in rows]
     reasons = [row[5] for row in rows]
     assert code == 1
-    assert states == ["UP", "DOWN", "DOWN", "DOWN", "DOWN", "DOWN"]
+    assert states == ["UP", "DOWN", "DOWN", "DOWN", "DOWN", "DOWN", "DOWN"]
     assert reasons[0] == "220 \\x1b[31mmx"
     assert "Invalid IPv6 URL" in reasons[1]
     assert "idna" in reasons[2]
     assert "ran over" in reasons[3]
     assert reasons[4].startswith("MySQL: malformed reply from the server")
     assert reasons[5] == "no reply"
+    assert reasons[6] == "killed by signal SIGRTMIN+6"
 
 
 class RaisingCheckers(Checkers):
