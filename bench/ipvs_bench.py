@@ -178,8 +178,8 @@ def report(bench: Bench, args: argparse.Namespace) -> str:
         "The sandbox makes forks and syscalls far dearer than on hardware, so read the ratios, "
         "not the absolute figures; a spread between runs is other load on the host.",
         "New wrr/sh/dh services get their reals under rr and their scheduler once at the end "
-        "(see pyldirectord/ipvs.py): added one by one under wrr, 10,000 reals cost about 4 s "
-        "of kernel time here, ipvsadm -R pays that.",
+        "(see pyldirectord/kernel/bulk.py): added one by one under wrr, 10,000 reals cost about "
+        "4 s of kernel time here, ipvsadm -R pays that.",
         "",
     ]
     return "\n".join(lines)

@@ -25,7 +25,8 @@ from pyldirectord.checks.base import (
     is_ip_literal,
     strip_slash,
 )
-from pyldirectord.checks.receive import ReceiveError, compile_text, search_text
+from pyldirectord.checks.receive import search_text
+from pyldirectord.config.receive import ReceiveError, compile_text
 
 
 def make_query(request: str) -> dns.message.Message:

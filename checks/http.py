@@ -23,7 +23,8 @@ from pyldirectord.checks.base import (
     read_bounded,
     strip_slash,
 )
-from pyldirectord.checks.receive import ReceiveError, search_bytes
+from pyldirectord.checks.receive import search_bytes
+from pyldirectord.config.receive import ReceiveError
 
 # LWP::UserAgent's defaults: it follows redirects of GET and HEAD, at most 7, to any host.
 MAX_REDIRECTS = 7

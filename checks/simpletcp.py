@@ -13,7 +13,8 @@ from pyldirectord.checks.base import (
     bounded,
     read_bounded,
 )
-from pyldirectord.checks.receive import ReceiveError, compile_bytes, search_bytes
+from pyldirectord.checks.receive import search_bytes
+from pyldirectord.config.receive import ReceiveError, compile_bytes
 
 
 def payload(request: str) -> bytes:

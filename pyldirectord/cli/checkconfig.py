@@ -79,50 +79,26 @@ def environment_warnings(config: Config, env: Environment) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for virtual in config.virtuals:
         if virtual.passwd and env.world_readable:
-            found.append(
-                Diagnostic(
-                    config.path,
-                    virtual.line,
-                    "the config holds a passwd and is world-readable",
-                    hint=f"chmod o-r {config.path}",
-                )
-            )
-        if (
-            virtual.persistent is not None
-            and effective_quiescent(virtual, config.globals)
-            and not env.expire_quiescent_template
-        ):
-            found.append(
-                Diagnostic(
-                    config.path,
-                    virtual.line,
-                    "quiescent=yes with persistence: clients keep their "
-                    "persistence template to a weight-0 real while "
-                    "net.ipv4.vs.expire_quiescent_template is 0 (or IPVS is not loaded)",
-                    hint="sysctl -w net.ipv4.vs.expire_quiescent_template=1",
-                )
-            )
+            found.append(Diagnostic(config.path, virtual.line, "the config holds a passwd and "
+                                    "is world-readable", hint=f"chmod o-r {config.path}"))
+        if (virtual.persistent is not None and effective_quiescent(virtual, config.globals)
+                and not env.expire_quiescent_template):
+            found.append(Diagnostic(
+                config.path, virtual.line, "quiescent=yes with persistence: clients keep their "
+                "persistence template to a weight-0 real while "
+                "net.ipv4.vs.expire_quiescent_template is 0 (or IPVS is not loaded)",
+                hint="sysctl -w net.ipv4.vs.expire_quiescent_template=1"))
         masq = [real for real in virtual.reals if real.forward == "masq"]
         if masq and not env.ip_forward:
-            found.append(
-                Diagnostic(
-                    config.path,
-                    masq[0].line,
-                    "masq forwarding needs routing, but net.ipv4.ip_forward is 0",
-                    hint="sysctl -w net.ipv4.ip_forward=1",
-                )
-            )
+            found.append(Diagnostic(
+                config.path, masq[0].line, "masq forwarding needs routing, but "
+                "net.ipv4.ip_forward is 0", hint="sysctl -w net.ipv4.ip_forward=1"))
     reals = {real.host for virtual in config.virtuals for real in virtual.reals}
     if env.gc_thresh3 is not None and len(reals) > env.gc_thresh3:
-        found.append(
-            Diagnostic(
-                config.path,
-                0,
-                f"{len(reals)} real servers exceed the neighbour table "
-                f"(net.ipv4.neigh.default.gc_thresh3 = {env.gc_thresh3}) if they share a link",
-                hint="raise net.ipv4.neigh.default.gc_thresh1/2/3",
-            )
-        )
+        found.append(Diagnostic(
+            config.path, 0, f"{len(reals)} real servers exceed the neighbour table "
+            f"(net.ipv4.neigh.default.gc_thresh3 = {env.gc_thresh3}) if they share a link",
+            hint="raise net.ipv4.neigh.default.gc_thresh1/2/3"))
     return found
 
 

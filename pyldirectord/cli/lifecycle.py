@@ -1,6 +1,7 @@
-"""The ldirectord actions (spec 1.5-1.7, 1.9): start, stop, restart, reload, status and their
-exit codes, daemonising, signals and the pid file. No decisions about the IPVS table here: the
-director body is injected (``Hooks.make_director``), and so are the config loader and the log.
+"""The process lifecycle under the ldirectord actions (spec 1.5-1.7, 1.9): the session an
+invocation opens (its config parsed whole), daemonising, signals and the pid file; the actions
+and their exit codes are ``actions``'s. No decisions about the IPVS table here: the daemon body
+is injected (``Hooks.make_director``), and so are the config loader and the log.
 
 Deliberate differences from the reference (docs/compatibility.md):
 * running = a live ``fcntl`` lock on the pid file, not "/proc/<pid>/cmdline mentions ldirectord";
@@ -17,24 +18,22 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Protocol, TextIO
+from typing import TextIO
 
 from pyldirectord.cli import pidfile
 from pyldirectord.cli.daemonize import Notifier, spawn_daemon
 from pyldirectord.cli.invocation import (
     Invocation,
-    invocation_of,
-    parse_options,
     resolve_config,
 )
 from pyldirectord.config.errors import ConfigError, reference_warning_text
 from pyldirectord.config.model import Config
-from pyldirectord.notify.statefile import read_state, render_table, state_file_path
+from pyldirectord.notify.log import LogSetup
+from pyldirectord.notify.statefile import state_file_path
+from pyldirectord.runtime.context import DaemonBody, DirectorContext, LogFn
 from pyldirectord.runtime.subinstances import SubInstances
 
 VERSION_STR = "Linux Director v1.186-ha"
@@ -47,55 +46,11 @@ EXIT_USAGE = 255
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class LogSetup:
-    """What a log function needs: the config (None before it parsed), CFGNAME, ``-d``."""
-
-    config: Config | None
-    cfgname: str
-    debug: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DirectorContext:
-    config: Config
-    config_path: str  # CONFIG as resolved, used verbatim in messages
-    cfgname: str
-    debug: bool
-    foreground: bool
-    log: Log
-    state_file: str  # where the director writes statefile.DirectorState after each pass
-    # The director runs them (spec 3.12): .run("start") after its start-up, a new
-    # SubInstances(...).reload_from(old names) on reload, .run("stop") before its cleanup.
-    sub_instances: SubInstances
-
-
-class Director(Protocol):
-    """The daemon body. ``run`` blocks until a stop was requested and the table cleaned up.
-
-    ``request_reload`` and ``request_stop`` are called from Python signal handlers (main thread,
-    between bytecodes, possibly in the middle of a log call): they must only note the request
-    and wake ``run`` (for asyncio, ``loop.call_soon_threadsafe``), never log or take a lock.
-    The director logs ``Reloading Linux Director Daemon config on signal`` when it processes a
-    reload; the lifecycle logs ``Linux Director Daemon terminated on signal: <SIG>`` after
-    ``run`` returns.
-    """
-
-    def run(self) -> None: ...
-
-    def request_reload(self) -> None: ...
-
-    def request_stop(self, signame: str) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Hooks:
     load_config: Callable[[str], Config]  # parse + resolve; raises ConfigError
-    make_log: Callable[[LogSetup], Log]
-    make_director: Callable[[DirectorContext], Director]
+    make_log: Callable[[LogSetup], LogFn]
+    make_director: Callable[[DirectorContext], DaemonBody]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +77,7 @@ class Session:
     config: Config
     hooks: Hooks
     env: Environment
-    log: Log
+    log: LogFn
 
     @property
     def pid_path(self) -> str:
@@ -144,7 +99,7 @@ class Session:
         return finish(self.log, self.invocation.debug, code, why)
 
 
-def finish(log: Log, debug: bool, code: int, why: str) -> int:
+def finish(log: LogFn, debug: bool, code: int, why: str) -> int:
     """``ld_exit``: log ``Exiting with exit_status N: why`` for N != 0, always with ``-d``."""
     if code != 0 or debug:
         log(f"Exiting with exit_status {code}: {why}")
@@ -156,31 +111,7 @@ def _write(stream: TextIO, text: str) -> None:
     stream.flush()  # keep stderr and stdout lines in order for `status 2>&1` readers
 
 
-# --- entry point -----------------------------------------------------------------------------
-
-
-def run(args: list[str], hooks: Hooks, env: Environment) -> int:
-    options = parse_options(args)
-    if options.errors:
-        _write(env.err, "".join(f"{error}\n" for error in options.errors))
-        _write(env.out, env.usage_text)
-        return EXIT_USAGE
-    if options.help:
-        _write(env.out, env.usage_text)
-        return EXIT_OK
-    if options.version:
-        _write(env.out, env.version_text)
-        if options.debug:
-            finish(hooks.make_log(LogSetup(None, "ldirectord", True)), True, EXIT_OK, "")
-        return EXIT_OK
-    invocation = invocation_of(options)
-    if invocation is None:
-        _write(env.out, env.usage_text)
-        return EXIT_USAGE
-    session_or_code = open_session(invocation, hooks, env)
-    if isinstance(session_or_code, int):
-        return session_or_code
-    return ACTIONS[invocation.action](session_or_code)
+# --- opening a session ---------------------------------------------------------------------
 
 
 def _load(hooks: Hooks, path: str) -> Config:
@@ -213,131 +144,6 @@ def open_session(invocation: Invocation, hooks: Hooks, env: Environment) -> Sess
     words = (env.argv0, *invocation.positionals)
     log("Invoking ldirectord invoked as: " + "".join(f"{word} " for word in words))
     return Session(invocation, path, config, hooks, env, log)
-
-
-# --- actions ---------------------------------------------------------------------------------
-
-
-def _exiting(session: Session) -> str:
-    return f"Exiting from ldirectord {session.invocation.action}"
-
-
-def action_start(session: Session) -> int:
-    if isinstance(pidfile.probe(session.pid_path), pidfile.Running):
-        return session.finish(EXIT_OK, _exiting(session))
-    return launch(session)
-
-
-def action_stop(session: Session) -> int:
-    state = pidfile.probe(session.pid_path)
-    if isinstance(state, pidfile.Running):
-        code = stop_daemon(session, state)
-        if code != EXIT_OK:
-            return code
-    return session.finish(EXIT_OK, _exiting(session))
-
-
-def action_restart(session: Session) -> int:
-    state = pidfile.probe(session.pid_path)
-    if isinstance(state, pidfile.Running):
-        code = stop_daemon(session, state)
-        if code != EXIT_OK:
-            return code
-    elif session.invocation.action == "try-restart":
-        return session.finish(EXIT_OK, _exiting(session))
-    if session.invocation.debug or session.config.globals.supervised:
-        return launch(session)
-    return start_as_start(session)
-
-
-def start_as_start(session: Session) -> int:
-    """The new daemon must show ``BINARY CONFIG start`` (the OCF agent's ``pgrep -f``), not
-    ``... restart``: run the very ``start`` command instead of forking from this process."""
-    invocation = session.invocation
-    words = ("start",) if len(invocation.positionals) == 1 else (invocation.config, "start")
-    for stream in (session.env.out, session.env.err):
-        stream.flush()
-    return subprocess.run([*session.env.self_command, *words], check=False).returncode
-
-
-def action_reload(session: Session) -> int:
-    state = pidfile.probe(session.pid_path)
-    if isinstance(state, pidfile.Running) and _signal(session, state, signal.SIGHUP):
-        return session.finish(EXIT_OK, _exiting(session))
-    if not isinstance(state, pidfile.Running):
-        # The reference only logs this (to stderr with -d); heartbeat/LSB read the exit code.
-        session.log(f"ldirectord is stopped for {session.config_path}")
-    return session.finish(EXIT_FAILURE, _exiting(session))
-
-
-def action_status(session: Session) -> int:
-    state = pidfile.probe(session.pid_path)
-    env = session.env
-    if isinstance(state, pidfile.Running):
-        pid = "unknown" if state.pid is None else state.pid
-        line = f"ldirectord for {session.config_path} is running with pid: {pid}"
-        _write(env.err, line + "\n")
-        _write(env.out, status_table(session, state.pid))
-        session.sub_instances.run("status")
-        session.log(line)
-        session.log(_exiting(session))
-        return session.finish(EXIT_OK, _exiting(session))
-    code = EXIT_NOT_RUNNING
-    if isinstance(state, pidfile.Stale):
-        line = f"ldirectord stale pid file {session.pid_path} for {session.config_path}"
-        _write(env.err, line + "\n")
-        session.log(line)
-        code = EXIT_FAILURE
-    _write(env.out, f"ldirectord is stopped for {session.config_path}\n")
-    return session.finish(code, _exiting(session))
-
-
-ACTIONS: dict[str, Callable[[Session], int]] = {
-    "start": action_start,
-    "stop": action_stop,
-    "restart": action_restart,
-    "try-restart": action_restart,
-    "reload": action_reload,
-    "force-reload": action_reload,
-    "status": action_status,
-}
-
-
-def status_table(session: Session, pid: int | None) -> str:
-    """The daemon's last published state; nothing when there is none (output stays the
-    reference's), a note when the file is not the running daemon's."""
-    state = read_state(session.state_path)
-    if state is None:
-        return ""
-    if state.pid != pid:
-        return f"(state file {session.state_path} is from pid {state.pid}, not this daemon)\n"
-    return render_table(state, time.time())
-
-
-def _signal(session: Session, state: pidfile.Running, signum: int) -> bool:
-    if state.pid is None:
-        _write(session.env.err, f"{session.pid_path} is locked but holds no pid\n")
-        return False
-    try:
-        os.kill(state.pid, signum)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_daemon(session: Session, state: pidfile.Running) -> int:
-    """SIGTERM, then wait (bounded) until the pid file lock is released (quirk 2)."""
-    if not _signal(session, state, signal.SIGTERM):
-        return session.finish(EXIT_FAILURE, "could not signal the daemon")
-    deadline = time.monotonic() + session.env.stop_timeout
-    while isinstance(pidfile.probe(session.pid_path, settle=0.0), pidfile.Running):
-        if time.monotonic() >= deadline:
-            message = (f"ldirectord for {session.config_path} (pid {state.pid}) did not stop "
-                       f"within {session.env.stop_timeout:g} s")  # fmt: skip
-            _write(session.env.err, message + "\n")
-            return session.finish(EXIT_FAILURE, message)
-        time.sleep(0.1)
-    return EXIT_OK
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -381,7 +187,7 @@ def run_foreground(session: Session) -> int:
         if instance is not None:
             instance.write_pid(os.getpid())
         try:
-            director = make_director(session, foreground=True)
+            director = session.hooks.make_director(director_context(session, foreground=True))
         except Exception as error:
             _write(session.env.err, f"{error}\n")
             return session.finish(EXIT_FAILURE, str(error))
@@ -426,7 +232,7 @@ def daemon_body(session: Session, pid_lock: pidfile.HeldLock, notifier: Notifier
     pid_lock.write_pid(os.getpid())
     try:
         # Built before reporting ready, so that `start` can say why a director cannot run.
-        director = make_director(session, foreground=False)
+        director = session.hooks.make_director(director_context(session, foreground=False))
     except Exception as error:
         pid_lock.release(unlink=True)
         instance.release(unlink=False)
@@ -452,7 +258,7 @@ class SignalRouter:
     ready, so a `stop` issued right after `start` is never lost to a default signal action."""
 
     def __init__(self) -> None:
-        self.director: Director | None = None
+        self.director: DaemonBody | None = None
         self.signame: str | None = None  # the stop signal, once one arrived
         self.reload_pending = False
 
@@ -461,7 +267,7 @@ class SignalRouter:
             signal.signal(signum, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
 
-    def attach(self, director: Director) -> None:
+    def attach(self, director: DaemonBody) -> None:
         self.director = director
         if self.signame is not None:
             director.request_stop(self.signame)
@@ -486,17 +292,16 @@ class SignalRouter:
             self.director.request_reload()
 
 
-def make_director(session: Session, *, foreground: bool) -> Director:
-    context = DirectorContext(
+def director_context(session: Session, *, foreground: bool) -> DirectorContext:
+    return DirectorContext(
         config=session.config, config_path=session.config_path,
         cfgname=session.invocation.cfgname, debug=session.invocation.debug,
         foreground=foreground, log=session.log, state_file=session.state_path,
         sub_instances=session.sub_instances,
     )  # fmt: skip
-    return session.hooks.make_director(context)
 
 
-def serve(session: Session, router: SignalRouter, director: Director) -> int:
+def serve(session: Session, router: SignalRouter, director: DaemonBody) -> int:
     """Run the director until a stop signal; then log the end."""
     try:
         router.attach(director)

@@ -29,8 +29,6 @@ USAGE_TEXT = """Usage:
 
 """
 
-EXIT_USAGE = 255
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)

@@ -32,9 +32,10 @@ from pyldirectord.core.desired import (
     seed_health,
 )
 from pyldirectord.core.health import RealHealth, State
+from pyldirectord.core.ipvsops import IpvsError
 from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import IpvsTable
-from pyldirectord.kernel.ipvs import Ipvs, IpvsError
+from pyldirectord.kernel.ipvs import Ipvs
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -22,9 +22,10 @@ from pyldirectord.checks.registry import Checkers
 from pyldirectord.cli.checkconfig import DEFAULT_CONFIG, load_reporting
 from pyldirectord.config.model import Config, bracketed, check_name, real_id, virtual_id
 from pyldirectord.core.checkplan import CheckPlan, bound_of, check_plans
+from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime import fdlimit
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.runtime.prober import Prober, ProbeResult, timed_out
+from pyldirectord.runtime.prober import Prober, timed_out
 
 EXIT_ALL_UP = 0
 EXIT_NOT_ALL_UP = 1

@@ -1,7 +1,8 @@
-"""Where the ldirectord command line gets its parts: config loader, log, director body.
+"""Where the ldirectord command line gets its parts: config loader, log, daemon body.
 
-``production_hooks`` wires the real parser (read, parse, resolve) and the reference's log;
-the director body is still to be wired (``start`` says so and exits 1).
+``production_hooks`` wires the real parser (read, parse, resolve), the reference's log
+(``log.make_log``) and the daemon (``daemon.make_director``, imported only by the actions that
+start one).
 
 Tests replace the whole set with ``PYLDIRECTORD_HOOKS=<module>``, a module whose ``hooks()``
 returns a ``lifecycle.Hooks`` (their own signal-waiting director body and a log they can
@@ -17,10 +18,10 @@ import shlex
 import sys
 from collections.abc import Mapping
 
-from pyldirectord.cli import lifecycle, pidfile
+from pyldirectord.cli import actions, lifecycle, pidfile
 from pyldirectord.config import resolve
-from pyldirectord.config.model import Globals
-from pyldirectord.notify.log import Log, LogOpenError, StreamSink
+from pyldirectord.notify.log import make_log
+from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 HOOKS_ENV = "PYLDIRECTORD_HOOKS"
 
@@ -39,29 +40,16 @@ def production_hooks(environ: Mapping[str, str]) -> lifecycle.Hooks:
     return lifecycle.Hooks(
         load_config=resolve.load,
         make_log=make_log,
-        make_director=make_director,
+        make_director=_daemon_on_demand,
     )
 
 
-def make_director(context: lifecycle.DirectorContext) -> lifecycle.Director:
-    # Imported here: `status`, `stop` and `reload` (the OCF agent's monitor every 20 s) never
-    # need the checkers, aiohttp or pyroute2; importing them costs ~0.5 s per invocation.
+def _daemon_on_demand(context: DirectorContext) -> DaemonBody:
+    # `status`, `stop` and `reload` (the OCF agent's monitor every 20 s) never need the
+    # checkers, aiohttp or pyroute2; importing them costs ~0.5 s per invocation.
     from pyldirectord.runtime import daemon
 
     return daemon.make_director(context)
-
-
-def make_log(setup: lifecycle.LogSetup) -> lifecycle.Log:
-    """The reference's log for this invocation; before the config parsed, its defaults."""
-    globals_ = setup.config.globals if setup.config is not None else Globals()
-    try:
-        log = Log.for_config(debug=setup.debug, supervised=globals_.supervised,
-                             logfile=globals_.logfile, cfgname=setup.cfgname)  # fmt: skip
-    except LogOpenError:
-        # e.g. the default /var/log/ldirectord.log for a non-root `status`: like the
-        # reference, a message that cannot be written goes to stderr instead
-        log = Log(StreamSink(sys.stderr, stamped=False), debug=setup.debug)
-    return log.log
 
 
 def self_command(argv0: str) -> tuple[str, ...]:
@@ -92,7 +80,7 @@ def run_ldirectord(args: list[str], *, usage_text: str, version_text: str) -> in
         version_text=version_text,
     )
     try:
-        return lifecycle.run(args, production_hooks(environ), env)
+        return actions.run(args, production_hooks(environ), env)
     except NotWiredError as error:
         sys.stderr.write(f"{error}\n")
         return lifecycle.EXIT_FAILURE

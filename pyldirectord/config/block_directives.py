@@ -69,12 +69,9 @@ def _b_checktype(state: State, block: Block, d: Directive, match: re.Match[str])
     digits = values.first_digits(value)
     if digits is not None:
         if digits != value.strip():
-            state.quirk(
-                d.number,
-                f"checktype={value.strip()} contains a digit, so the "
-                f"reference reads it as checktype={int(digits)} (combined)",
-                hint="checktype=N means N connect checks between negotiate checks",
-            )
+            state.quirk(d.number, f'checktype={value.strip()} contains a digit, so the '
+                        f'reference reads it as checktype={int(digits)} (combined)',
+                        hint="checktype=N means N connect checks between negotiate checks")
         return {"checktype": "combined", "combined_connects": int(digits)}
     word = re.search(r"([\w-]+)", value, A)
     kinds = ("connect", "negotiate", "ping", "off", "on", "external", "external-perl")
@@ -228,7 +225,9 @@ def _b_fallback(state: State, block: Block, d: Directive, match: re.Match[str]) 
     is6 = match.group(2) is not None
     if is6 != (block.fields["family"] == 6):
         wanted = "fallback6" if block.fields["family"] == 6 else "fallback"
-        raise ValueError(f'cannot specify "{match.group(1)}" here.  please use "{wanted}" instead')
+        raise ValueError(
+            f'cannot specify "{match.group(1)}" here.  please use "{wanted}" instead'
+        )
     family: Family = 6 if is6 else 4
     return {"fallback": parse_fallback(match.group(3), family, block.port_text, d.number)}
 
@@ -260,6 +259,7 @@ def _b_smtp(state: State, block: Block, d: Directive, match: re.Match[str]) -> U
 def _b_risecount(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
     state.quirk(d.number, EXTENSION.format("risecount"))
     return {"risecount": values.count(match.group(1), "invalid rise count")}
+
 
 
 # (pattern, handler) in read_config's order; a quoted-or-raw directive tries "..." first.
@@ -309,3 +309,4 @@ BLOCK_TABLE: tuple[tuple[re.Pattern[str], BlockHandler], ...] = (
     (_p(r"^comment\s*=\s*(.*)"), _raw("comment")),
     (_p(r"^risecount\s*=\s*(.*)"), _b_risecount),
 )  # fmt: skip
+

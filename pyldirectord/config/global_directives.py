@@ -90,11 +90,8 @@ def _g_logfile(state: State, line: Global, match: re.Match[str]) -> Updates:
     if not state.globals.get("supervised", False) and value.startswith("/"):
         state.probes.append(FileProbe(line.number, "logfile", value))
     elif not value.startswith("/") and value not in SYSLOG_FACILITIES:
-        state.quirk(
-            line.number,
-            f'logfile="{value}" is neither a path nor a syslog facility',
-            hint="a path starting with /, or e.g. daemon, local0 ... local7",
-        )
+        state.quirk(line.number, f'logfile="{value}" is neither a path nor a syslog facility',
+                    hint="a path starting with /, or e.g. daemon, local0 ... local7")
     return {"logfile": value}
 
 
@@ -130,11 +127,8 @@ def _g_maintenancedir(state: State, line: Global, match: re.Match[str]) -> Updat
 def _g_fork(state: State, line: Global, match: re.Match[str]) -> Updates:
     fork = values.yes_no(match.group(1), "fork must be 'yes' or 'no'")
     if fork:
-        state.quirk(
-            line.number,
-            "fork=yes: pyldirectord checks every virtual concurrently in "
-            "one process (no child per virtual); per-virtual checkinterval applies",
-        )
+        state.quirk(line.number, "fork=yes: pyldirectord checks every virtual concurrently in "
+                    "one process (no child per virtual); per-virtual checkinterval applies")
     return {"fork": fork}
 
 

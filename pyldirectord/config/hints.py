@@ -31,10 +31,8 @@ def global_hint(raw: str, message: str) -> str | None:
         if not text.strip():
             return None
         if text[:1].isspace():
-            return (
-                "global directives start in column 0; an indented line here means an "
-                "empty or under-indented line (< 4 columns) ended the virtual block above"
-            )
+            return ("global directives start in column 0; an indented line here means an "
+                    "empty or under-indented line (< 4 columns) ended the virtual block above")
         if name in BLOCK_ONLY:
             return f"{name}= is only valid inside a virtual block (indent it under virtual=)"
         if name in QUOTED:

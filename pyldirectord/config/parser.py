@@ -117,12 +117,9 @@ def _virtual_address(
 def _fwmark_quirks(state: State, start: BlockStart, mark: str) -> None:
     rest = start.value[len(mark) :]
     if rest[:1] == ".":
-        state.quirk(
-            start.number,
-            f"virtual={start.value.strip()} has no port: the reference "
-            f"reads it as firewall mark {int(mark)}, and so does pyldirectord",
-            hint="write virtual=ADDRESS:PORT, or the mark alone for a fwmark service",
-        )
+        state.quirk(start.number, f"virtual={start.value.strip()} has no port: the reference "
+                    f"reads it as firewall mark {int(mark)}, and so does pyldirectord",
+                    hint="write virtual=ADDRESS:PORT, or the mark alone for a fwmark service")
     elif int(mark) == 0:
         state.quirk(start.number, "firewall mark 0 is accepted by the reference; "
                     "its documentation asks for a mark > 0")  # fmt: skip
@@ -149,12 +146,9 @@ def _real_line(
         raise _cut_short(state, fields, reals, directive.number,
                          "invalid address for real server (wrong format)")  # fmt: skip
     if address.start > 0:
-        state.quirk(
-            directive.number,
-            f"real={text.strip()}: the reference reads the address "
-            f'from "{address.host}", skipping what comes before it',
-            hint="check for a doubled ':' or stray characters before the address",
-        )
+        state.quirk(directive.number, f'real={text.strip()}: the reference reads the address '
+                    f'from "{address.host}", skipping what comes before it',
+                    hint="check for a doubled ':' or stray characters before the address")
     try:
         real, notes = parse_real(text, directive.number, address, state.file)
     except ValueError as error:
@@ -174,3 +168,5 @@ def _cut_short(
     partial = replace(state.config(), virtuals=(*state.virtuals, Virtual(**fields,
                       reals=tuple(reals))))  # fmt: skip
     return ConfigError(state.file, line, message, partial=partial, open_virtual=True)
+
+

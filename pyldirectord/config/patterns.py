@@ -2,7 +2,7 @@
 
 The reference compiles a ``receive`` pattern only when a check first uses it; a pattern that
 does not compile then fails every check of that real, silently. Here the patterns are
-compiled as the checks will compile them (``checks.receive``: Perl syntax) when the config
+compiled as the checks will compile them (``config.receive``: Perl syntax) when the config
 is loaded, so ``--check-config`` reports a bad one at its line and ``start`` and a reload
 refuse it instead of running a director that can never bring the real up.
 
@@ -38,7 +38,7 @@ def check_receive_patterns(config: Config, data: bytes) -> None:
         return
     # Imported only for a config that has patterns: `status` (a cluster manager's monitor,
     # every few seconds) loads the config too, and the regex engine takes tens of ms to load.
-    from pyldirectord.checks.receive import compile_error
+    from pyldirectord.config.receive import compile_error
 
     found: list[tuple[int, str]] = []
     lines: list[bytes] | None = None

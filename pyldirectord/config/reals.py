@@ -72,14 +72,8 @@ def parse_real(
     if re.search(r"\S", rest, A):
         raise ValueError(f'Invalid real server line, around "{rest}"')
     if lower is not None and upper is None:
-        notes.append(
-            Diagnostic(
-                file,
-                line,
-                "l: without u: leaves the upper threshold at 0; "
-                "the kernel rejects a lower threshold above the upper one",
-            )
-        )
+        notes.append(Diagnostic(file, line, "l: without u: leaves the upper threshold at 0; "
+                                "the kernel rejects a lower threshold above the upper one"))
     port, port_name = port_value(address.port_text)
     real = Real(
         line=line, host=address.host, port=port, forward=forward,
@@ -103,10 +97,8 @@ def _take(
 
 def _skipped(file: str, line: int, text: str, what: str) -> Diagnostic:
     return Diagnostic(
-        file,
-        line,
-        f'"{text.strip()}" before the {what} is silently ignored by the reference',
-        hint='real=ADDR[:PORT] gate|masq|ipip [WEIGHT] ["REQUEST", "RECEIVE"] [l:N u:N]',
+        file, line, f'"{text.strip()}" before the {what} is silently ignored by the reference',
+        hint="real=ADDR[:PORT] gate|masq|ipip [WEIGHT] [\"REQUEST\", \"RECEIVE\"] [l:N u:N]",
     )
 
 

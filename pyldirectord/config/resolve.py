@@ -112,7 +112,8 @@ def load(
             data = handle.read()
     except OSError:
         raise ConfigError(file, 0, f"can not open file {file}") from None
-    return parse_and_resolve(data, file, lookups=lookups, file_check=file_check, hostname=hostname)
+    return parse_and_resolve(data, file, lookups=lookups, file_check=file_check,
+                             hostname=hostname)
 
 
 def parse_and_resolve(
@@ -171,9 +172,8 @@ def resolve(
         elif kind == "fallback":
             fallbacks[index] = _global_fallback(run, config.globals.fallback_lines[index])
         else:
-            virtuals[index] = _virtual(
-                run, config.virtuals[index], check_duplicate=not (open_virtual and index == last)
-            )
+            virtuals[index] = _virtual(run, config.virtuals[index],
+                                       check_duplicate=not (open_virtual and index == last))
     # In the order the reference prints them: at their lines while it reads.
     read_order = sorted((*config.warnings, *run.warnings), key=lambda w: (w.line <= 0, w.line))
     config = replace(config, warnings=tuple(read_order))
@@ -198,9 +198,8 @@ def events(config: Config) -> Iterator[tuple[tuple[int, int], str, int]]:
 def _probe(run: _Pass, probe: FileProbe) -> None:
     if probe.kind == "maintenancedir":
         if not os.path.isdir(probe.path):
-            run.warnings.append(
-                Diagnostic(run.config.path, probe.line, "maintenance directory does not exist")
-            )
+            run.warnings.append(Diagnostic(run.config.path, probe.line,
+                                           "maintenance directory does not exist"))
         return
     reason = run.file_check(probe.path)
     if reason is None:
@@ -259,10 +258,8 @@ def _virtual(run: _Pass, virtual: Virtual, *, check_duplicate: bool) -> Virtual:
         if key in run.seen:
             error = run.fail(virtual.end_line, "duplicate virtual server")
             if virtual.ended_at_eof and virtual.line == virtual.end_line:
-                error.hint = (
-                    "a virtual= line that ends the file is read twice by the "
-                    "reference; add its directives or an empty line after it"
-                )
+                error.hint = ("a virtual= line that ends the file is read twice by the "
+                              "reference; add its directives or an empty line after it")
             raise error
         run.seen.add(key)
     return virtual

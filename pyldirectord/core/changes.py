@@ -22,8 +22,7 @@ from pyldirectord.config.model import (
 from pyldirectord.core.desired import fallback_dest, real_dest, service_key
 from pyldirectord.core.events import EventKind, RealEvent
 from pyldirectord.core.health import RealHealth, State
-from pyldirectord.core.memo import IdentityMemo
-from pyldirectord.core.reconcile import (
+from pyldirectord.core.ipvsops import (
     AddDest,
     AddService,
     DeleteDest,
@@ -32,6 +31,7 @@ from pyldirectord.core.reconcile import (
     EditService,
     Op,
 )
+from pyldirectord.core.memo import IdentityMemo
 from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey, normal_dest
 
 

@@ -17,7 +17,6 @@ EventKind = Literal[
     "added",
     "restored",
     "quiescent",
-    "readd-quiescent",
     "deleted",
     "purged-start",
     "purged-stop",
@@ -29,7 +28,7 @@ EventKind = Literal[
 # Repeat-list effect of each kind (spec 5.1): a real taken out of service is remembered so
 # that "Inaccessible real server" repeats go out; anything that brings it back, purges it or
 # concerns the fallback forgets it.
-_REMEMBERED: frozenset[EventKind] = frozenset(("quiescent", "readd-quiescent", "deleted"))
+_REMEMBERED: frozenset[EventKind] = frozenset(("quiescent", "deleted"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +67,7 @@ class RealEvent:
         return self.kind in _REMEMBERED
 
     def log_text(self) -> str:
-        """The reference's log line for this change (spec 6.4)."""
-        if self.kind == "readd-quiescent":
-            return "Readd " + self.subject()
+        """The reference's log line for this change: its mail subject, unprefixed."""
         return self.subject()
 
     def subject(self) -> str:

@@ -39,12 +39,13 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
-class Observation:
-    """What one check said, or that the real is in maintenance (a forced down)."""
+class ProbeResult:
+    """What one probe of a real said: its check's verdict, or that the real is in maintenance
+    (a forced down, not checked at all). The prober makes it; ``observe`` reads it."""
 
     ok: bool
     reason: str
-    at: float
+    elapsed: float
     maintenance: bool = False
 
 
@@ -61,17 +62,20 @@ def adopted() -> RealHealth:
     return RealHealth(state=State.UP, reason="adopted from the kernel table")
 
 
-def observe(health: RealHealth, seen: Observation, policy: Policy) -> Outcome:
-    checked = replace(health, last_check=seen.at, reason=seen.reason, maintenance=seen.maintenance)
+def observe(health: RealHealth, seen: ProbeResult, at: float, policy: Policy) -> Outcome:
+    """``health`` after the probe result ``seen`` arrived at ``at``."""
+    checked = replace(health, last_check=at, reason=seen.reason, maintenance=seen.maintenance)
     if seen.maintenance:
         # Maintenance is a forced transition: it ignores failurecount (spec 3.7).
-        return _go(checked, State.DOWN, seen.at, health.state is not State.DOWN)
+        return _go(checked, State.DOWN, at, health.state is not State.DOWN)
     if seen.ok:
-        return _observe_success(health, checked, seen.at, policy)
-    return _observe_failure(health, checked, seen.at, policy)
+        return _observe_success(health, checked, at, policy)
+    return _observe_failure(health, checked, at, policy)
 
 
-def _observe_success(before: RealHealth, health: RealHealth, at: float, policy: Policy) -> Outcome:
+def _observe_success(
+    before: RealHealth, health: RealHealth, at: float, policy: Policy
+) -> Outcome:
     if before.state is State.UP:
         return Outcome(replace(health, failures=0), False, reset_failures=before.failures > 0)
     successes = before.successes + 1
@@ -81,7 +85,9 @@ def _observe_success(before: RealHealth, health: RealHealth, at: float, policy: 
     return Outcome(replace(health, successes=successes), False)
 
 
-def _observe_failure(before: RealHealth, health: RealHealth, at: float, policy: Policy) -> Outcome:
+def _observe_failure(
+    before: RealHealth, health: RealHealth, at: float, policy: Policy
+) -> Outcome:
     if before.state is not State.UP:
         # Failures while down are not counted; a never-checked real is simply down.
         return _go(health, State.DOWN, at, before.state is State.UNKNOWN)

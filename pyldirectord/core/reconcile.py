@@ -1,15 +1,23 @@
 """The least set of IPVS operations that turns the kernel's table into the one we want.
 
-Pure: tables in, operations (data) out. Operations print as the ipvsadm command that would
-do the same, for logs and `--plan`. Only services we own are ever touched: another tool's
-virtual services, and ours that an operator is not asking us to manage, stay as they are.
+Pure: tables in, operations (``ipvsops``) out. Only services we own are ever touched: another
+tool's virtual services, and ours that an operator is not asking us to manage, stay as they
+are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from pyldirectord.core.ipvsops import (
+    AddDest,
+    AddService,
+    DeleteDest,
+    DeleteService,
+    EditDest,
+    EditService,
+    Op,
+)
 from pyldirectord.core.table import (
     Dest,
     DestKey,
@@ -19,66 +27,6 @@ from pyldirectord.core.table import (
     dest_sort_key,
     service_sort_key,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AddService:
-    service: Service
-
-    def __str__(self) -> str:
-        return f"-A {self.service.ipvsadm_args()}"
-
-
-@dataclass(frozen=True, slots=True)
-class EditService:
-    """Replace every setting of an existing service (`ipvsadm -E`); its reals stay."""
-
-    service: Service
-
-    def __str__(self) -> str:
-        return f"-E {self.service.ipvsadm_args()}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteService:
-    """Remove a service and, with it, all its reals (`ipvsadm -D`)."""
-
-    key: ServiceKey
-
-    def __str__(self) -> str:
-        return f"-D {self.key}"
-
-
-@dataclass(frozen=True, slots=True)
-class AddDest:
-    service: ServiceKey
-    dest: Dest
-
-    def __str__(self) -> str:
-        return f"-a {self.service} {self.dest.ipvsadm_args()}"
-
-
-@dataclass(frozen=True, slots=True)
-class EditDest:
-    """Change a live real in place (`ipvsadm -e`): its connections are kept."""
-
-    service: ServiceKey
-    dest: Dest
-
-    def __str__(self) -> str:
-        return f"-e {self.service} {self.dest.ipvsadm_args()}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteDest:
-    service: ServiceKey
-    dest: DestKey
-
-    def __str__(self) -> str:
-        return f"-d {self.service} -r {self.dest}"
-
-
-Op = AddService | EditService | DeleteService | AddDest | EditDest | DeleteDest
 
 
 class InconsistentOp(ValueError):

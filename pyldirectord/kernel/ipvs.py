@@ -1,13 +1,11 @@
-"""The kernel's IPVS table over generic netlink. The only module that speaks netlink.
+"""The kernel's IPVS table over generic netlink: the socket adapter, the only netlink speaker.
 
-pyroute2's `AsyncIPVS` opens the socket, resolves the IPVS generic-netlink family and runs the
-asyncio transport. Its request objects cost about 1 ms per request to encode and 0.5 ms per
-answer to parse (measured in the sandbox: 10,000 reals took 13 s one by one, 10 s batched),
-so requests and answers are packed here with `struct`, after the attribute layouts pyroute2
-declares, and sent in batches: many requests per `sendmsg`, the last one of each batch
-asking for an ACK. The kernel runs a batch in order inside the `sendmsg` call and reports
-every failure even without an ACK request, so when the last ACK arrives every error of the
-batch is in. 10,000 reals apply in about 0.4 s in the sandbox (`make bench-ipvs`).
+pyroute2's ``AsyncIPVS`` opens the socket, resolves the IPVS generic-netlink family and runs the
+asyncio transport; requests are packed by ``codec`` and sent in batches: many requests per
+``sendmsg``, the last one of each batch asking for an ACK. The kernel runs a batch in order
+inside the ``sendmsg`` call and reports every failure even without an ACK request, so when the
+last ACK arrives every error of the batch is in. 10,000 reals apply in about 0.4 s in the
+sandbox (``make bench-ipvs``).
 
 Only the add, set, del and dump commands are used (pyroute2's "update" sends a DELETE).
 """
@@ -17,14 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
 import socket
-import struct
-import sys
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from ipaddress import IPv4Address, IPv6Address
+from dataclasses import dataclass
 from itertools import count
 from types import TracebackType
 from typing import Any
@@ -33,381 +26,40 @@ from pyroute2.ipvs import AsyncIPVS
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import ipvs as genl_ipvs
 
-from pyldirectord.core.reconcile import (
-    AddDest,
-    AddService,
-    DeleteService,
-    EditDest,
-    EditService,
+from pyldirectord.core.ipvsops import (
+    NOT_LOADED,
+    Failure,
+    IpvsApplyError,
+    IpvsError,
+    IpvsUnavailable,
     Op,
-    diff,
+    explain_errno,
 )
-from pyldirectord.core.table import (
-    SCHED_FLAGS,
-    AddressKey,
-    Dest,
-    DestKey,
-    Family,
-    Forwarding,
-    FwmarkKey,
-    IPAddress,
-    IpvsTable,
-    Protocol,
-    Service,
-    ServiceKey,
+from pyldirectord.core.table import Dest, IpvsTable, Service
+from pyldirectord.kernel.bulk import Step, bulk_friendly
+from pyldirectord.kernel.codec import (
+    CMD_ATTR,
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    Message,
+    decode_dest,
+    decode_service,
+    encode_op,
+    encode_request,
+    encode_service_key,
+    nla,
+    split_messages,
 )
 
-
-def _attr_ids(nla_map: Sequence[tuple[str, str]]) -> dict[str, int]:
-    # pyroute2's nla_map lists attributes in kernel order: the index is the attribute type.
-    return {name.rsplit("_ATTR_", 1)[1]: index for index, (name, _) in enumerate(nla_map)}
-
-
-CMD_ATTR = _attr_ids(genl_ipvs.ipvsmsg.nla_map)
-SVC_ATTR = _attr_ids(genl_ipvs.ipvsmsg.service.nla_map)
-DEST_ATTR = _attr_ids(genl_ipvs.ipvsmsg.dest.nla_map)
-
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE, NLM_F_DUMP = 1, 4, 0x200, 0x400, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
 SOL_NETLINK = 270
 NETLINK_CAP_ACK = 10  # error replies without a copy of the request
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
-_HEADER = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
-_GENL = struct.Struct("=BBH")  # genlmsghdr: cmd, version, reserved
-_NLA = struct.Struct("=HH")
-
-SVC_F_PERSISTENT, SVC_F_ONEPACKET = 0x1, 0x4
-SVC_F_SCHED = {"flag-1": 0x8, "flag-2": 0x10, "flag-3": 0x20}
 BUFFER_BYTES = 8 << 20
 BATCH_MESSAGES = 1000
 ANSWER_TIMEOUT = 30.0
 RECEIVE_BYTES = 1 << 17  # a netlink dump part is at most 32 KiB
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class IpvsError(Exception):
-    """A one-line, operator-readable IPVS failure."""
-
-
-class IpvsUnavailable(IpvsError):
-    """IPVS cannot be used at all: module not loaded, or not allowed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    op: Op
-    errno: int
-
-    @property
-    def is_race(self) -> bool:
-        """The table changed behind our back: re-read and diff again."""
-        return _is_race(self.op, self.errno)
-
-    def __str__(self) -> str:
-        return f'"ipvsadm {self.op}" failed: {_explain(self.op, self.errno)}'
-
-
-class IpvsApplyError(IpvsError):
-    """Some operations failed; every other operation of the batch was applied."""
-
-    def __init__(self, failures: Sequence[Failure]) -> None:
-        self.failures = tuple(failures)
-        causes = [f for f in self.failures if not f.is_race] or list(self.failures)
-        more = len(self.failures) - 1
-        super().__init__(str(causes[0]) + (f" (and {more} more failed)" if more else ""))
-
-    @property
-    def is_race(self) -> bool:
-        return all(f.is_race for f in self.failures)
-
-
-def _is_race(op: Op, code: int) -> bool:
-    if code in (errno.EEXIST, errno.ESRCH):
-        return True
-    # ENOENT on a service add/edit is an unknown scheduler; on a real it is a missing real.
-    return code == errno.ENOENT and not isinstance(op, AddService | EditService)
-
-
-def _explain(op: Op, code: int) -> str:
-    if code == errno.ENOENT and isinstance(op, AddService | EditService):
-        name = op.service.scheduler
-        return (
-            f'scheduler "{name}" is not available: no kernel module ip_vs_{name} '
-            f"(check the name, or load it with `modprobe ip_vs_{name}`)"
-        )
-    if code == errno.ERANGE and isinstance(op, AddDest | EditDest):
-        dest = op.dest
-        return f"lower threshold {dest.l_threshold} is above upper threshold {dest.u_threshold}"
-    if _is_race(op, code):
-        what = "already exists" if code == errno.EEXIST else "does not exist"
-        return f"{what} (the table changed behind our back; re-read and retry)"
-    return _explain_errno(code)
-
-
-def _explain_errno(code: int) -> str:
-    if code in (errno.EPERM, errno.EACCES):
-        return "permission denied: IPVS needs CAP_NET_ADMIN (run as root)"
-    return f"{os.strerror(code)} (errno {errno.errorcode.get(code, code)})"
-
-
-NOT_LOADED = (
-    "IPVS is not available: the ip_vs kernel module is not loaded (load it with `modprobe ip_vs`)"
-)
-
-
-# --------------------------------------------------------------------------- encoding
-
-
-def _nla(kind: int, payload: bytes) -> bytes:
-    size = _NLA.size + len(payload)
-    return _NLA.pack(size, kind) + payload + b"\0" * (-size % 4)
-
-
-def _u16(kind: int, value: int) -> bytes:
-    return _nla(kind, struct.pack("=H", value))
-
-
-def _u32(kind: int, value: int) -> bytes:
-    return _nla(kind, struct.pack("=I", value))
-
-
-def _be16(kind: int, value: int) -> bytes:
-    return _nla(kind, struct.pack("!H", value))
-
-
-def encode_service_key(key: ServiceKey) -> bytes:
-    """The attributes that name a service (all a real's request needs)."""
-    if isinstance(key, FwmarkKey):
-        return _u16(SVC_ATTR["AF"], key.family) + _u32(SVC_ATTR["FWMARK"], key.fwmark)
-    return (
-        _u16(SVC_ATTR["AF"], key.family)
-        + _u16(SVC_ATTR["PROTOCOL"], key.protocol)
-        + _nla(SVC_ATTR["ADDR"], key.address.packed)
-        + _be16(SVC_ATTR["PORT"], key.port)
-    )
-
-
-def _netmask_bytes(service: Service) -> bytes:
-    # The kernel keeps an IPv4 mask in network order but an IPv6 prefix length as a host
-    # integer in the same attribute; pyroute2 decodes both as an IPv4 address.
-    if service.key.family is Family.INET:
-        return IPv4Address(service.netmask).packed
-    return struct.pack("=I", int(service.netmask))
-
-
-def encode_service(service: Service) -> bytes:
-    """Every attribute `ipvsadm -A/-E` sets: an edit replaces them all."""
-    flags = SVC_F_PERSISTENT if service.persistent is not None else 0
-    flags |= SVC_F_ONEPACKET if service.ops else 0
-    for name in service.sched_flags:
-        flags |= SVC_F_SCHED[name]
-    return (
-        encode_service_key(service.key)
-        + _nla(SVC_ATTR["SCHED_NAME"], service.scheduler.encode() + b"\0")
-        + _nla(SVC_ATTR["FLAGS"], struct.pack("=II", flags, 0xFFFFFFFF))
-        + _u32(SVC_ATTR["TIMEOUT"], service.persistent or 0)
-        + _nla(SVC_ATTR["NETMASK"], _netmask_bytes(service))
-    )
-
-
-def encode_dest_key(key: DestKey) -> bytes:
-    return (
-        _nla(DEST_ATTR["ADDR"], key.address.packed)
-        + _be16(DEST_ATTR["PORT"], key.port)
-        + _u16(DEST_ATTR["ADDR_FAMILY"], key.family)
-    )
-
-
-def encode_dest(dest: Dest) -> bytes:
-    return (
-        encode_dest_key(dest.key)
-        + _u32(DEST_ATTR["FWD_METHOD"], dest.forwarding)
-        + _u32(DEST_ATTR["WEIGHT"], dest.weight)
-        + _u32(DEST_ATTR["U_THRESH"], dest.u_threshold)
-        + _u32(DEST_ATTR["L_THRESH"], dest.l_threshold)
-    )
-
-
-def _op_command(op: Op) -> tuple[int, int, bytes]:
-    """(command, extra nlmsg flags, attributes) for one operation."""
-    g = genl_ipvs
-    service_nest = CMD_ATTR["SERVICE"]
-    if isinstance(op, AddService):
-        return (
-            g.IPVS_CMD_NEW_SERVICE,
-            NLM_F_CREATE | NLM_F_EXCL,
-            _nla(service_nest, encode_service(op.service)),
-        )
-    if isinstance(op, EditService):
-        return g.IPVS_CMD_SET_SERVICE, 0, _nla(service_nest, encode_service(op.service))
-    if isinstance(op, DeleteService):
-        return g.IPVS_CMD_DEL_SERVICE, 0, _nla(service_nest, encode_service_key(op.key))
-    key = _nla(service_nest, encode_service_key(op.service))
-    dest_nest = CMD_ATTR["DEST"]
-    if isinstance(op, AddDest):
-        return (
-            g.IPVS_CMD_NEW_DEST,
-            NLM_F_CREATE | NLM_F_EXCL,
-            key + _nla(dest_nest, encode_dest(op.dest)),
-        )
-    if isinstance(op, EditDest):
-        return g.IPVS_CMD_SET_DEST, 0, key + _nla(dest_nest, encode_dest(op.dest))
-    return g.IPVS_CMD_DEL_DEST, 0, key + _nla(dest_nest, encode_dest_key(op.dest))
-
-
-def encode_request(family_id: int, command: int, flags: int, seq: int, attrs: bytes) -> bytes:
-    body = _GENL.pack(command, genl_ipvs.GENL_VERSION, 0) + attrs
-    return _HEADER.pack(_HEADER.size + len(body), family_id, flags, seq, 0) + body
-
-
-def encode_op(op: Op, family_id: int, seq: int, ack: bool) -> bytes:
-    command, flags, attrs = _op_command(op)
-    flags |= NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
-    return encode_request(family_id, command, flags, seq, attrs)
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    kind: int
-    seq: int
-    body: bytes  # after the netlink header
-
-    @property
-    def error(self) -> int:
-        """errno of an NLMSG_ERROR/NLMSG_DONE (0 for an ACK or a clean end)."""
-        if len(self.body) < 4:
-            return 0
-        code: int = struct.unpack_from("=i", self.body)[0]
-        return abs(code)
-
-
-def split_messages(data: bytes) -> Iterator[Message]:
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        size, kind, _flags, seq, _pid = _HEADER.unpack_from(data, offset)
-        if size < _HEADER.size:
-            break
-        yield Message(kind, seq, data[offset + _HEADER.size : offset + size])
-        offset += (size + 3) & ~3
-
-
-def parse_attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    attrs = {}
-    while offset + _NLA.size <= len(data):
-        size, kind = _NLA.unpack_from(data, offset)
-        if size < _NLA.size:
-            break
-        attrs[kind & 0x3FFF] = data[offset + _NLA.size : offset + size]
-        offset += (size + 3) & ~3
-    return attrs
-
-
-def _uint(raw: bytes) -> int:
-    return int.from_bytes(raw, sys.byteorder)
-
-
-def _address(family: int, raw: bytes) -> IPAddress:
-    return IPv4Address(raw[:4]) if family == Family.INET else IPv6Address(raw[:16])
-
-
-def decode_service(body: bytes) -> Service | None:
-    """A GET_SERVICE answer; None for a service this model cannot hold (e.g. protocol AH)."""
-    attrs = parse_attrs(parse_attrs(body, _GENL.size)[CMD_ATTR["SERVICE"]])
-    family = Family(_uint(attrs[SVC_ATTR["AF"]]))
-    key: ServiceKey
-    if SVC_ATTR["FWMARK"] in attrs and _uint(attrs[SVC_ATTR["FWMARK"]]):
-        key = FwmarkKey(family, _uint(attrs[SVC_ATTR["FWMARK"]]))
-    else:
-        protocol = _uint(attrs[SVC_ATTR["PROTOCOL"]])
-        if protocol not in Protocol.__members__.values():
-            return None
-        port = struct.unpack("!H", attrs[SVC_ATTR["PORT"]])[0]
-        key = AddressKey(Protocol(protocol), _address(family, attrs[SVC_ATTR["ADDR"]]), port)
-    flags = struct.unpack("=II", attrs[SVC_ATTR["FLAGS"]])[0]
-    netmask_raw = attrs[SVC_ATTR["NETMASK"]]
-    netmask = str(IPv4Address(netmask_raw)) if family is Family.INET else str(_uint(netmask_raw))
-    return Service(
-        key,
-        scheduler=attrs[SVC_ATTR["SCHED_NAME"]].rstrip(b"\0").decode(),
-        persistent=_uint(attrs[SVC_ATTR["TIMEOUT"]]) if flags & SVC_F_PERSISTENT else None,
-        netmask=netmask,
-        ops=bool(flags & SVC_F_ONEPACKET),
-        sched_flags=frozenset(name for name in SCHED_FLAGS if flags & SVC_F_SCHED[name]),
-    )
-
-
-# A frozenset, not `Forwarding.__members__.values()`: that builds a mapping proxy per call and
-# was 5 % of a 1,000-real director's CPU in the sandbox (read_table runs every pass).
-_FORWARDING_CODES = frozenset(int(method) for method in Forwarding)
-
-
-def decode_dest(body: bytes, service_family: Family) -> Dest:
-    attrs = parse_attrs(parse_attrs(body, _GENL.size)[CMD_ATTR["DEST"]])
-    family = _uint(attrs.get(DEST_ATTR["ADDR_FAMILY"], b"")) or service_family
-    port = struct.unpack("!H", attrs[DEST_ATTR["PORT"]])[0]
-    key = DestKey(_address(family, attrs[DEST_ATTR["ADDR"]]), port)
-    method = _uint(attrs[DEST_ATTR["FWD_METHOD"]]) & 0x7
-    if method not in _FORWARDING_CODES:
-        raise IpvsError(f"IPVS real {key}: unknown forwarding method {method} in the kernel")
-    return Dest(
-        key,
-        forwarding=Forwarding(method),
-        weight=_uint(attrs[DEST_ATTR["WEIGHT"]]),
-        u_threshold=_uint(attrs[DEST_ATTR["U_THRESH"]]),
-        l_threshold=_uint(attrs[DEST_ATTR["L_THRESH"]]),
-    )
-
-
-# --------------------------------------------------------------------------- bulk adds
-
-# Schedulers whose per-real cost in the kernel grows with the number of reals: wrr recomputes
-# the gcd and maximum of all weights, sh and dh rebuild their hash tables, on every real added.
-# 10,000 reals added one by one under wrr cost 4 s of kernel time in the sandbox, 0.8 s under
-# rr; a service that is new gets its reals under rr, then its own scheduler once. Not mh: it
-# refuses (EINVAL) to start on more reals than its table holds (4093 in Debian's kernels),
-# whereas reals added one by one are accepted and silently left out of its table; keep the
-# kernel's own behaviour there.
-COSTLY_SCHEDULERS = frozenset({"wrr", "sh", "dh"})
-BULK_REALS = 256
-INTERIM_SCHEDULER = "rr"  # honours weight 0 (quiesced reals get no new connections)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    sent: Op  # what goes to the kernel
-    reported: Op  # what a failure is reported as: the op the caller asked for
-
-
-def bulk_friendly(ops: Sequence[Op]) -> list[Step]:
-    """`ops` as steps, with many reals of a new costly-scheduler service added under rr first.
-
-    The service is brand new, so no connection sees the interim scheduler; persistence and
-    quiesced reals are honoured throughout; the service's own scheduler is set by an edit
-    right after its last real, within the same apply.
-    """
-    adds = Counter(op.service for op in ops if isinstance(op, AddDest))
-    bulky = {
-        op.service.key: op
-        for op in ops
-        if isinstance(op, AddService)
-        and op.service.scheduler in COSTLY_SCHEDULERS
-        and adds[op.service.key] >= BULK_REALS
-    }
-    last_real = {op.service: i for i, op in enumerate(ops) if isinstance(op, AddDest)}
-    steps = []
-    for index, op in enumerate(ops):
-        if isinstance(op, AddService) and op.service.key in bulky:
-            steps.append(Step(AddService(replace(op.service, scheduler=INTERIM_SCHEDULER)), op))
-            continue
-        steps.append(Step(op, op))
-        if isinstance(op, AddDest) and op.service in bulky and last_real[op.service] == index:
-            steps.append(Step(EditService(bulky[op.service].service), bulky[op.service]))
-    return steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,7 +123,7 @@ class Ipvs:
             sock.close()
             if error.code in (errno.ENOENT, errno.ENOTSUP):
                 raise IpvsUnavailable(NOT_LOADED) from None
-            raise IpvsUnavailable(f"IPVS netlink: {_explain_errno(error.code)}") from None
+            raise IpvsUnavailable(f"IPVS netlink: {explain_errno(error.code)}") from None
         raw = sock.socket
         with contextlib.suppress(OSError):  # kernels before 4.3: full copies, still correct
             raw.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
@@ -504,7 +156,7 @@ class Ipvs:
         for message in messages:
             if message.seq == 0 and message.kind == NLMSG_ERROR:
                 # pyroute2 reports a socket error (e.g. ENOBUFS) as a message with seq 0.
-                raise IpvsError(f"IPVS netlink socket: {_explain_errno(message.error)}")
+                raise IpvsError(f"IPVS netlink socket: {explain_errno(message.error)}")
         return messages
 
     async def _receive(self, sock: _Socket) -> bytes:
@@ -524,7 +176,7 @@ class Ipvs:
         except (BlockingIOError, InterruptedError):
             pass  # not there yet: wait for the transport
         except OSError as error:
-            raise IpvsError(f"IPVS netlink socket: {_explain_errno(error.errno or 0)}") from None
+            raise IpvsError(f"IPVS netlink socket: {explain_errno(error.errno or 0)}") from None
         else:
             if size > len(self._buffer):
                 raise IpvsError(f"IPVS netlink: a {size}-byte answer overflowed our buffer")
@@ -564,7 +216,7 @@ class Ipvs:
         async with self._lock:
             bodies, code = await self._dump(genl_ipvs.IPVS_CMD_GET_SERVICE, b"")
             if code:
-                raise IpvsError(f"IPVS netlink: reading services: {_explain_errno(code)}")
+                raise IpvsError(f"IPVS netlink: reading services: {explain_errno(code)}")
             services = [s for s in map(decode_service, bodies) if s is not None]
             table = {}
             for index, service in enumerate(services):
@@ -580,12 +232,12 @@ class Ipvs:
         )
 
     async def _read_reals(self, service: Service) -> list[Dest] | None:
-        attrs = _nla(CMD_ATTR["SERVICE"], encode_service_key(service.key))
+        attrs = nla(CMD_ATTR["SERVICE"], encode_service_key(service.key))
         bodies, code = await self._dump(genl_ipvs.IPVS_CMD_GET_DEST, attrs)
         if code == errno.ESRCH:
             return None  # deleted since the service dump: it is not in the table
         if code:
-            raise IpvsError(f"IPVS netlink: reading {service.key}: {_explain_errno(code)}")
+            raise IpvsError(f"IPVS netlink: reading {service.key}: {explain_errno(code)}")
         return [decode_dest(body, service.key.family) for body in bodies]
 
     # ----------------------------------------------------------------- writing
@@ -638,25 +290,3 @@ class Ipvs:
                     failures.append(Failure(by_seq[message.seq], message.error))
                 if message.seq == last:
                     return failures
-
-    async def converge(
-        self, desired: IpvsTable, owned: Iterable[ServiceKey], attempts: int = 3
-    ) -> list[Op]:
-        """Read, diff and apply until the owned part of the kernel's table is `desired`.
-
-        A race (someone else added or removed an entry between our read and our write) is
-        retried from a fresh read; anything else is raised. Returns the operations applied.
-        """
-        owned = frozenset(owned)
-        done: list[Op] = []
-        for attempt in range(attempts):
-            ops = diff(await self.read_table(), desired, owned)
-            try:
-                await self.apply(ops)
-            except IpvsApplyError as error:
-                if not error.is_race or attempt == attempts - 1:
-                    raise
-                done += [op for op in ops if op not in {f.op for f in error.failures}]
-                continue
-            return done + ops
-        return done

@@ -1,7 +1,8 @@
-"""Runs ``fallbackcommand start|stop VIP:PORT PROTO`` (spec 3.6) with a bound (edge).
+"""``fallbackcommand start|stop VIP:PORT PROTO`` (spec 3.6): when it runs, and running it.
 
-Through ``/bin/sh -c`` as the reference effectively does (the value may carry arguments and
-quotes), in its own process group so a timeout kills the command and all it started. Its
+``FallbackMemory`` decides (pure): once per change of a virtual's "some real is up". The run
+goes through ``/bin/sh -c`` as the reference effectively does (the value may carry arguments
+and quotes), in its own process group so a timeout kills the command and all it started. Its
 failure is logged, never fatal, and it never blocks the checks.
 """
 
@@ -11,11 +12,50 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pyldirectord.config.model import Virtual, virtual_address
+from pyldirectord.config.model import (
+    Config,
+    Virtual,
+    effective_fallbackcommand,
+    virtual_address,
+    virtual_id,
+)
+from pyldirectord.core.desired import HealthKey, health_key
+from pyldirectord.core.health import RealHealth
 from pyldirectord.notify.log import Log
 
 TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackRun:
+    command: str
+    action: str  # "start" when no real of the virtual is up, else "stop"
+    virtual: Virtual
+
+
+class FallbackMemory:
+    """Each virtual's last fallbackcommand action, so a command runs once per change of its
+    virtual's "any real up", not once per pass. No I/O: the caller runs what ``due`` returns."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+
+    def due(self, config: Config, health: Mapping[HealthKey, RealHealth]) -> list[FallbackRun]:
+        runs = []
+        for virtual in config.virtuals:
+            command = effective_fallbackcommand(virtual, config.globals)
+            if command is None:
+                continue
+            up = any(health.get(health_key(virtual, r), RealHealth()).up for r in virtual.reals)
+            action = "stop" if up else "start"
+            vid = virtual_id(virtual)
+            if self._last.get(vid) != action:
+                self._last[vid] = action
+                runs.append(FallbackRun(command, action, virtual))
+        return runs
 
 
 def command_line(command: str, action: str, virtual: Virtual) -> str:

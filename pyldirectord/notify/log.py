@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from pyldirectord.config.model import Config, Globals
@@ -79,7 +80,9 @@ class StreamSink:
 class FileSink:
     """Opened for append and closed for every line, so logrotate's rename needs no signal."""
 
-    def __init__(self, path: str, cfgname: str, pid: Callable[[], int], fallback: TextIO) -> None:
+    def __init__(
+        self, path: str, cfgname: str, pid: Callable[[], int], fallback: TextIO
+    ) -> None:
         self._path = path
         self._cfgname = cfgname
         self._pid = pid
@@ -212,20 +215,16 @@ class Log:
         self._sink.close()
 
 
-class LogSetupLike(Protocol):
-    """``lifecycle.LogSetup``'s fields (not imported: the log sits below the lifecycle)."""
+@dataclass(frozen=True, slots=True)
+class LogSetup:
+    """What a log needs: the config (None before it parsed), CFGNAME, ``-d``."""
 
-    @property
-    def config(self) -> Config | None: ...
-
-    @property
-    def cfgname(self) -> str: ...
-
-    @property
-    def debug(self) -> bool: ...
+    config: Config | None
+    cfgname: str
+    debug: bool
 
 
-def make_log(setup: LogSetupLike) -> Log:
+def make_log(setup: LogSetup) -> Log:
     """``lifecycle.Hooks.make_log``: the log for a (possibly not yet parsed) config.
 
     Before the config is parsed the reference logs to its default file. The parser has already

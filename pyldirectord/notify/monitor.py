@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, ctime
 
 State = Literal["up", "down"]
+# Check kinds whose results the reference does not write to the monitorfile.
+UNMONITORED = frozenset({"on", "external-perl"})
 _ESCAPED = re.compile(r"[%|\r\n]")
 _COLONS = re.compile(r":+")
 
@@ -36,9 +37,20 @@ def real_id_words(real_id: str) -> str:
     return _COLONS.sub(" ", real_id).replace("\\", "")
 
 
+def monitor_entry(checktype: str, ok: bool, reason: str) -> tuple[State, str] | None:
+    """What the reference writes for one check result: (state, message), or None for no line
+    (unmonitored check kinds, and a failed ping)."""
+    if checktype in UNMONITORED or (checktype == "ping" and not ok):
+        return None
+    return ("up", "-") if ok else ("down", reason)
+
+
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:
     """One monitorfile line, newline included."""
-    return f"[{ctime(now)}] [{pid}] {real_id_words(real_id)} [{state}] {escape_message(message)}\n"
+    return (
+        f"[{ctime(now)}] [{pid}] {real_id_words(real_id)} [{state}] "
+        f"{escape_message(message)}\n"
+    )
 
 
 class MonitorFile:
@@ -71,25 +83,3 @@ class MonitorFile:
         self._failing = False
         return True
 
-
-class MonitorFiles:
-    """The director's handle on every virtual's monitorfile (one ``MonitorFile`` per path)."""
-
-    def __init__(
-        self, log: Log, *, clock: Callable[[], float] = time.time,
-        pid: Callable[[], int] = os.getpid,
-    ) -> None:  # fmt: skip
-        self._log = log
-        self._clock = clock
-        self._pid = pid
-        self._files: dict[str, MonitorFile] = {}
-
-    def record(self, virtual: Virtual, real: Real, state: State, message: str | None) -> None:
-        """One logged check result of ``real`` in ``virtual``; nothing without monitorfile."""
-        if virtual.monitorfile is None:
-            return
-        file = self._files.get(virtual.monitorfile)
-        if file is None:
-            file = MonitorFile(virtual.monitorfile, self._log, clock=self._clock, pid=self._pid)
-            self._files[virtual.monitorfile] = file
-        file.write(real_id(virtual, real), state, message)

@@ -63,7 +63,7 @@ def to_json(state: DirectorState) -> str:
     head = json.dumps({"schema": SCHEMA_VERSION, "pid": state.pid, "config": state.config,
                        "written_at": state.written_at, "overloaded": state.overloaded})  # fmt: skip
     virtuals = ",\n".join(_virtual_json(virtual) for virtual in state.virtuals)
-    return f'{head[:-1]}, "virtuals": [\n{virtuals}]}}\n'
+    return f"{head[:-1]}, \"virtuals\": [\n{virtuals}]}}\n"
 
 
 def _real_document(real: RealState) -> dict[str, Any]:

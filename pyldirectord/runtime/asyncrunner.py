@@ -1,6 +1,6 @@
 """Runs an asyncio director under the lifecycle: signals in, start / reload / stop out.
 
-The lifecycle's ``Director`` protocol is synchronous and its requests come from signal
+The lifecycle's ``DaemonBody`` protocol is synchronous and its requests come from signal
 handlers; an asyncio director (``director.Director``) wants ``await start()``,
 ``await reload(new_config)`` and ``await stop()``. This adapter owns the event loop, turns
 the requests into loop wake-ups (``call_soon_threadsafe``, safe from a signal handler or a
@@ -16,10 +16,10 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from pyldirectord.cli.lifecycle import DirectorContext
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
 from pyldirectord.core.faults import FaultLog
+from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.subinstances import SubInstances
 
 
@@ -35,7 +35,7 @@ BuildDirector = Callable[[DirectorContext], Awaitable[AsyncDirector]]
 
 
 class AsyncRunner:
-    """A ``lifecycle.Director`` around an ``AsyncDirector`` built inside the running loop."""
+    """A ``context.DaemonBody`` around an ``AsyncDirector`` built inside the running loop."""
 
     def __init__(
         self,

@@ -14,7 +14,6 @@ its traceback, once per place and error type (faults.FaultLog).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
@@ -23,11 +22,10 @@ from typing import Any, Protocol
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import (
     Config,
-    DaemonStatus,
     Virtual,
     bracketed,
+    effective_cleanstop,
     effective_failurecount,
-    effective_fallbackcommand,
     effective_risecount,
     virtual_id,
 )
@@ -39,22 +37,22 @@ from pyldirectord.core.desired import (
     health_key,
     owned_services,
     seed_health,
-    service_dest,
     service_key,
 )
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.faults import FaultLog
-from pyldirectord.core.health import Observation, Outcome, Policy, RealHealth, observe
-from pyldirectord.core.reconcile import DeleteService, Op, diff
+from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, observe
+from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import IpvsTable
-from pyldirectord.kernel.ipvs import IpvsApplyError
-from pyldirectord.notify.fallbackcommand import run_fallbackcommand
+from pyldirectord.notify.fallbackcommand import FallbackMemory, run_fallbackcommand
 from pyldirectord.notify.log import Log
-from pyldirectord.notify.monitor import MonitorFile
-from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
+from pyldirectord.notify.monitor import MonitorFile, monitor_entry
+from pyldirectord.notify.statefile import DirectorState
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.runtime.prober import Prober, ProbeResult, timed_out
+from pyldirectord.runtime.prober import Prober, timed_out
 from pyldirectord.runtime.scheduler import Scheduler, Unit
+from pyldirectord.runtime.statewriter import StateFileWriter, snapshot
 from pyldirectord.runtime.watch import DirectoryWatcher
 
 
@@ -66,17 +64,12 @@ class TableBackend(Protocol):
     async def apply(self, ops: Sequence[Op]) -> None: ...
 
 
-# Check kinds whose results the reference does not write to the monitorfile (spec 6.3).
-UNMONITORED = frozenset({"on", "external-perl"})
 # A pass over a big table costs (5,000 reals: a good part of a second in the sandbox). After a
 # pass the reconciler rests this many times as long as the pass took, at most RECONCILE_REST_MAX
 # seconds, so that table work stays under about a quarter of the loop's time while changes
 # batch up; a small farm's pass takes milliseconds, so its changes still apply at once.
 RECONCILE_REST = 3.0
 RECONCILE_REST_MAX = 2.0
-# Seconds between state file writes at least (each is O(reals)), and ten times what the last
-# write took: the file is for `status` and tooling, never worth a tenth of the loop.
-STATE_EVERY = 1.0
 # A background loop that failed is restarted after this long, doubled on each failure in a
 # row up to RESTART_MAX, so a fault that repeats cannot spin the CPU or flood the log.
 RESTART_DELAY = 1.0
@@ -97,12 +90,10 @@ class Director:
     ) -> None:
         self.config = config
         self.health: dict[HealthKey, RealHealth] = {}
-        self.status: DaemonStatus = "starting"
         self._backend = backend
         self._checkers = checkers
         self._log = log
         self._notify = notify or (lambda _event: None)
-        self._state_path = state_path
         self._loop = asyncio.get_running_loop()
         self.faults = FaultLog(log.log)
         self._scheduler = Scheduler[ProbeResult](
@@ -113,15 +104,16 @@ class Director:
         self._dirty = asyncio.Event()
         self._reported: set[str] = set()
         self._all_reported = asyncio.Event()
-        self._fallback_memo: dict[str, str] = {}
+        self._fallbacks = FallbackMemory()
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
         self._maintenance_watch: DirectoryWatcher | None = None
-        self._state_written = -STATE_EVERY  # loop time of the last state file write
-        self._state_gap = STATE_EVERY
-        self._state_pending: asyncio.TimerHandle | None = None
-        self._state_desired: IpvsTable | None = None
+        self._desired = IpvsTable()  # the last pass's table, for the state file
+        self._state_file = (
+            None if state_path is None
+            else StateFileWriter(state_path, self._snapshot, log, self._loop)
+        )  # fmt: skip
         self._logged_overload = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -142,13 +134,11 @@ class Director:
         except TimeoutError:
             pass
         await self.reconcile()
-        self.status = "running"
         loop_name = "the reconcile loop"
         self._spawn(self._supervised(loop_name, self._reconcile_loop), loop_name)
 
     async def reload(self, new: Config) -> None:
         """Swap to a config that parsed and resolved: health carried by (virtual, real)."""
-        self.status = "reloading"
         old = self.config
         async with self._lock:
             actual = await self._backend.read_table()
@@ -156,11 +146,9 @@ class Director:
             self.config = new
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
-        self.status = "running"
 
     async def stop(self) -> None:
         """Stop checking; with cleanstop, remove our virtual services (spec 3.11)."""
-        self.status = "stopping"
         self._watch_maintenance(None)
         await self._scheduler.close()
         for task in list(self._tasks):
@@ -168,19 +156,15 @@ class Director:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         async with self._lock:
             actual = await self._backend.read_table()
-            keys = [service_key(v) for v in self.config.virtuals if self._cleanstop(v)]
+            keys = [
+                service_key(v) for v in self.config.virtuals
+                if effective_cleanstop(v, self.config.globals)
+            ]  # fmt: skip
             keys = [key for key in dict.fromkeys(keys) if key in actual.services]
             changes = stop_changes(actual, self.config, keys, self._loop.time())
             await self._apply([DeleteService(key) for key in keys], changes)
-        if self._state_pending is not None:
-            self._state_pending.cancel()
-        if self._state_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._state_path)
-
-    def _cleanstop(self, virtual: Virtual) -> bool:
-        cleanstop = virtual.cleanstop
-        return self.config.globals.cleanstop if cleanstop is None else cleanstop
+        if self._state_file is not None:
+            self._state_file.close()
 
     @property
     def overloaded(self) -> bool:
@@ -237,10 +221,9 @@ class Director:
         plan = self._plans.get(key)
         if plan is None:
             return  # a result for a real a reload just removed
-        seen = Observation(result.ok, result.reason, at, result.maintenance)
         changed = False
         for member in plan.members:
-            changed |= self._observe(member, seen)
+            changed |= self._observe(member, result, at)
             self._monitor(member, plan, result)
         self._reported.add(key)
         if len(self._reported) == len(self._plans):
@@ -248,14 +231,14 @@ class Director:
         if changed:
             self._dirty.set()
 
-    def _observe(self, member: Member, seen: Observation) -> bool:
+    def _observe(self, member: Member, seen: ProbeResult, at: float) -> bool:
         virtual, real = member.virtual, member.real
         hkey = health_key(virtual, real)
         policy = Policy(
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, policy)
+        outcome = observe(self.health.get(hkey, RealHealth()), seen, at, policy)
         self.health[hkey] = outcome.health
         self._log_soft(virtual, real.host, real.port, outcome, policy)
         return outcome.changed
@@ -273,12 +256,9 @@ class Director:
     def _monitor(self, member: Member, plan: CheckPlan, result: ProbeResult) -> None:
         virtual = member.virtual
         monitor = self._monitors.get(virtual.monitorfile or "")
-        if monitor is None or virtual.checktype in UNMONITORED:
-            return
-        if virtual.checktype == "ping" and not result.ok:
-            return  # the reference writes no line for a failed ping
-        message = result.reason if not result.ok else "-"
-        monitor.write(plan.key, "up" if result.ok else "down", message)
+        entry = monitor_entry(virtual.checktype, result.ok, result.reason)
+        if monitor is not None and entry is not None:
+            monitor.write(plan.key, *entry)
 
     # ------------------------------------------------------------------ the table
 
@@ -310,8 +290,12 @@ class Director:
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
         await self._apply(ops, changes, per_op=True)
-        self._run_fallbackcommands()
-        self._write_state(desired)
+        for run in self._fallbacks.due(self.config, self.health):
+            work = run_fallbackcommand(run.command, run.action, run.virtual, self._log)
+            self._spawn(work, f"fallbackcommand {run.action} for {virtual_id(run.virtual)}")
+        self._desired = desired
+        if self._state_file is not None:
+            self._state_file.publish()
         self._log_overload()
 
     def _log_overload(self) -> None:
@@ -352,22 +336,6 @@ class Director:
             if change.event is not None:
                 self._notify(change.event)
 
-    def _run_fallbackcommands(self) -> None:
-        for virtual in self.config.virtuals:
-            command = effective_fallbackcommand(virtual, self.config.globals)
-            if command is None:
-                continue
-            up = any(
-                self.health.get(health_key(virtual, r), RealHealth()).up for r in virtual.reals
-            )
-            action = "stop" if up else "start"
-            vid = virtual_id(virtual)
-            if self._fallback_memo.get(vid) == action:
-                continue
-            self._fallback_memo[vid] = action
-            work = run_fallbackcommand(command, action, virtual, self._log)
-            self._spawn(work, f"fallbackcommand {action} for {vid}")
-
     async def _supervised(
         self, name: str, loop_body: Callable[[], Coroutine[Any, Any, None]]
     ) -> None:
@@ -396,50 +364,8 @@ class Director:
         if not task.cancelled() and (error := task.exception()) is not None:
             self.faults.director_failed(task.get_name(), error)
 
-    def _write_state(self, desired: IpvsTable) -> None:
-        """Now, or (a write less than STATE_EVERY ago) once that much time has passed."""
-        self._state_desired = desired  # the newest pass's table, for a write that is due
-        if self._state_path is None or self._state_pending is not None:
-            return  # a write is already due: it will show this table and the health then
-        wait = self._state_written + self._state_gap - self._loop.time()
-        if wait <= 0:
-            self._write_state_now(desired)
-        else:
-            self._state_pending = self._loop.call_later(wait, self._write_pending_state)
-
-    def _write_pending_state(self) -> None:
-        self._state_pending = None
-        if self._state_desired is not None:
-            self._write_state_now(self._state_desired)
-
-    def _write_state_now(self, desired: IpvsTable) -> None:
-        assert self._state_path is not None
-        self._state_written = self._loop.time()
-        try:
-            self._write_state_file(desired)
-        finally:
-            took = self._loop.time() - self._state_written
-            self._state_gap = max(STATE_EVERY, 10 * took)
-
-    def _write_state_file(self, desired: IpvsTable) -> None:
-        assert self._state_path is not None
-        offset = time.time() - self._loop.time()
-        virtuals = []
-        for virtual in self.config.virtuals:
-            key = service_key(virtual)
-            reals = []
-            for real in virtual.reals:
-                health = self.health.get(health_key(virtual, real), RealHealth())
-                dest = service_dest(virtual, key, real, True).key
-                live = desired.reals(key).get(dest)
-                when = None if health.last_check is None else health.last_check + offset
-                weight = 0 if live is None else live.weight
-                reals.append(RealState(str(dest), health.state.value, weight, when, health.reason))
-            virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
-        state = DirectorState(
-            os.getpid(), self.config.path, time.time(), tuple(virtuals), self.overloaded
-        )
-        try:
-            write_state(self._state_path, state)
-        except OSError as error:
-            self._log.log(f"cannot write state file {self._state_path}: {error.strerror}")
+    def _snapshot(self) -> DirectorState:
+        return snapshot(
+            self.config, self.health, self._desired, pid=os.getpid(), written_at=time.time(),
+            wall_offset=time.time() - self._loop.time(), overloaded=self.overloaded,
+        )  # fmt: skip

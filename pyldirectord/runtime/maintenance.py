@@ -122,9 +122,6 @@ class MaintenanceDir:
                 return name
         return None
 
-    async def in_maintenance(self, ip: str, port: int) -> bool:
-        return await self.match(ip, port) is not None
-
     def _has_entries(self) -> bool:
         try:
             with os.scandir(self.directory) as entries:

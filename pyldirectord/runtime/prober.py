@@ -13,22 +13,15 @@ leaves here printable and bounded in length.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, bracket
 from pyldirectord.checks.combined import Combined
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
 from pyldirectord.core.faults import FaultLog, fault_reason, printable
+from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime.maintenance import MaintenanceDir
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    ok: bool
-    reason: str
-    elapsed: float
-    maintenance: bool = False
 
 
 def timed_out(timeout: float) -> ProbeResult:

@@ -17,16 +17,10 @@ import trustme
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from pyldirectord.config.model import Globals, Virtual
+from pyldirectord.core.alertpolicy import Message, Route
 from pyldirectord.core.events import EventKind, RealEvent
-from pyldirectord.notify.alerts import (
-    Delivery,
-    Mailer,
-    Message,
-    Route,
-    SendmailTransport,
-    SmtpTransport,
-)
 from pyldirectord.notify.log import Log, StreamSink
+from pyldirectord.notify.mailer import Delivery, Mailer, SendmailTransport, SmtpTransport
 
 VIP = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80,
               servicename="web", comment="front")  # fmt: skip

@@ -36,7 +36,7 @@ from director_rig import (
     weight_of,
 )
 
-from pyldirectord.notify.alerts import BATCH_WINDOW
+from pyldirectord.core.alertpolicy import BATCH_WINDOW
 from pyldirectord.notify.statefile import read_state
 from sandbox import topology
 

@@ -1,4 +1,4 @@
-"""ipvs.py against the sandbox kernel's real IPVS, checked through ipvsadm's own view."""
+"""kernel/ipvs.py against the sandbox kernel's real IPVS, checked through ipvsadm's own view."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 from ipvsadm_text import read_with_ipvsadm
 
-from pyldirectord.core.reconcile import (
+from pyldirectord.core.ipvsops import (
     AddDest,
     AddService,
     DeleteDest,
     EditDest,
     EditService,
+    IpvsApplyError,
+    IpvsUnavailable,
     Op,
-    diff,
 )
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,
@@ -36,11 +38,34 @@ from pyldirectord.core.table import (
     sched_flags,
     service_sort_key,
 )
-from pyldirectord.kernel.ipvs import Ipvs, IpvsApplyError, IpvsUnavailable
+from pyldirectord.kernel.ipvs import Ipvs
 
 pytestmark = pytest.mark.kernel
 
 GATE, MASQ, IPIP = Forwarding.GATE, Forwarding.MASQ, Forwarding.IPIP
+
+
+async def converge(
+    ipvs: Ipvs, desired: IpvsTable, owned: Iterable[ServiceKey], attempts: int = 3
+) -> list[Op]:
+    """Read, diff and apply until the owned part of the kernel's table is `desired`.
+
+    A race (someone else added or removed an entry between our read and our write) is
+    retried from a fresh read; anything else is raised. Returns the operations applied.
+    """
+    owned = frozenset(owned)
+    done: list[Op] = []
+    for attempt in range(attempts):
+        ops = diff(await ipvs.read_table(), desired, owned)
+        try:
+            await ipvs.apply(ops)
+        except IpvsApplyError as error:
+            if not error.is_race or attempt == attempts - 1:
+                raise
+            done += [op for op in ops if op not in {f.op for f in error.failures}]
+            continue
+        return done + ops
+    return done
 
 
 def tcp(address: str, port: int) -> AddressKey:
@@ -220,7 +245,7 @@ async def test_adoption_changes_only_owned_entries_and_never_readds_a_live_real(
     owned: set[ServiceKey] = {WEB, tcp("10.0.0.2", 80)}
     recorder = RecordingIpvs()
     async with recorder as ipvs:
-        await ipvs.converge(desired, owned)
+        await converge(ipvs, desired, owned)
     sent = recorder.sent
     after = read_with_ipvsadm()
     foreign = set(before.services) - owned
@@ -287,7 +312,7 @@ async def test_races_are_retried_from_a_fresh_read(ipvs: Ipvs) -> None:
     with pytest.raises(IpvsApplyError, match="does not exist") as gone:
         await ipvs.apply(diff(stale, desired, {WEB}))
     assert gone.value.is_race
-    await ipvs.converge(desired, {WEB})
+    await converge(ipvs, desired, {WEB})
     assert_same(read_with_ipvsadm(), desired)
 
 
@@ -300,14 +325,15 @@ async def test_kernel_keeps_a_foreign_gate_real_port_and_we_read_it_as_is(ipvs: 
     assert list(held.reals(WEB)) == [raw.key]
     assert_same(await ipvs.read_table(), held)
     desired = IpvsTable.of([(Service(WEB), [raw])])
-    await ipvs.converge(desired, {WEB})
+    await converge(ipvs, desired, {WEB})
     assert_same(read_with_ipvsadm(), desired)
 
 
 def test_missing_capability_is_one_clear_line(clean_table: None) -> None:
     script = (
         "import asyncio\n"
-        "from pyldirectord.kernel.ipvs import Ipvs, IpvsError\n"
+        "from pyldirectord.core.ipvsops import IpvsError\n"
+        "from pyldirectord.kernel.ipvs import Ipvs\n"
         "async def main():\n"
         "    async with Ipvs() as ipvs:\n"
         "        await ipvs.read_table()\n"

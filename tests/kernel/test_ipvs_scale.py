@@ -11,7 +11,8 @@ from ipaddress import IPv4Address, ip_address
 import pytest
 from ipvsadm_text import read_with_ipvsadm
 
-from pyldirectord.core.reconcile import AddDest, AddService, EditDest, diff
+from pyldirectord.core.ipvsops import AddDest, AddService, EditDest
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyldirectord.config.model import Config, DaemonStatus, Globals, Virtual
+from pyldirectord.core.alertpolicy import AlertPolicy, Message, Route, render, split_recipients
 from pyldirectord.core.events import EventKind, RealEvent
-from pyldirectord.notify.alerts import AlertPolicy, Message, Route, render, split_recipients
 
 VIP = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80)
 G = Globals(emailalert="ops@example.com")
@@ -173,7 +173,7 @@ def test_repeats_every_emailalertfreq_until_the_real_comes_back() -> None:
 
 def test_repeat_cancel_rules() -> None:
     p = policy(replace(G, emailalertfreq=10))
-    for kind in ("quiescent", "readd-quiescent", "deleted"):
+    for kind in ("quiescent", "deleted"):
         p.event(ev(kind), "running", now=0.0)
         assert p.repeat_keys() == ["10.0.0.1:80 (192.0.2.1:80)"], kind
         p.event(ev("purged-start"), "running", now=0.0)
@@ -257,7 +257,7 @@ def test_every_accepted_alert_is_mailed_once_in_order_within_its_window(
 
 
 def test_envelope_sender_survives_a_host_without_a_name() -> None:
-    from pyldirectord.notify.alerts import mail_domain
+    from pyldirectord.core.alertpolicy import mail_domain
 
     assert mail_domain("director1.example.org") == "director1.example.org"
     assert mail_domain("(none)") == "localhost"

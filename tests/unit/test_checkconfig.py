@@ -11,7 +11,8 @@ import pytest
 
 from pyldirectord.cli import checkconfig
 from pyldirectord.cli.checkconfig import Environment, environment_warnings, find_config
-from pyldirectord.cli.main import EXIT_USAGE, main
+from pyldirectord.cli.lifecycle import EXIT_USAGE
+from pyldirectord.cli.main import main
 from pyldirectord.config.parser import parse
 
 GOOD = "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=connect\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pyldirectord.cli.main import EXIT_USAGE, main
+from pyldirectord.cli.lifecycle import EXIT_USAGE
+from pyldirectord.cli.main import main
 
 
 def test_version_names_the_reference_release(capsys: pytest.CaptureFixture[str]) -> None:

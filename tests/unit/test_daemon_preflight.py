@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyldirectord.kernel.ipvs import IpvsUnavailable
+from pyldirectord.core.ipvsops import IpvsUnavailable
 from pyldirectord.runtime import daemon
 
 

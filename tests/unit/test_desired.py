@@ -8,7 +8,8 @@ from ipaddress import ip_address
 from pyldirectord.config.model import Config, Fallback, Globals, Real, Virtual
 from pyldirectord.core.desired import desired_table, health_key, ipvs_service, owned_services
 from pyldirectord.core.health import RealHealth, State
-from pyldirectord.core.reconcile import AddDest, DeleteDest, EditDest, diff
+from pyldirectord.core.ipvsops import AddDest, DeleteDest, EditDest
+from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,

@@ -30,8 +30,6 @@ CASES: list[tuple[EventKind, int, str | None, str, str | None]] = [
     ("restored-fallback", 1, None, f"Restored fallback server: {S} {V} (Weight set to 1)", None),
     ("quiescent", 0, None, f"Quiescent real server: {S} {V} (Weight set to 0)", None),
     ("quiescent", 0, P, f"Quiescent real server: {S} {M} {V} (Weight set to 0)", None),
-    ("readd-quiescent", 0, None, f"Readd Quiescent real server: {S} {V} (Weight set to 0)",
-     f"Quiescent real server: {S} {V} (Weight set to 0)"),
     ("deleted", 0, None, f"Deleted real server: {S} {V}", None),
     ("deleted", 0, P, f"Deleted real server: {S} {M} {V}", None),
     ("deleted-fallback", 0, None, f"Deleted fallback server: {S} {V}", None),
@@ -60,6 +58,6 @@ def test_fwmark_and_ipv6_addresses() -> None:
 
 def test_repeat_list_membership() -> None:
     kinds: tuple[EventKind, ...] = get_args(EventKind)
-    assert len(kinds) == 10
+    assert len(kinds) == 9
     remembered = {k for k in kinds if event(k).remembered}
-    assert remembered == {"quiescent", "readd-quiescent", "deleted"}
+    assert remembered == {"quiescent", "deleted"}

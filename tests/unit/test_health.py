@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pyldirectord.core.health import (
-    Observation,
     Policy,
+    ProbeResult,
     RealHealth,
     State,
     adopted,
@@ -17,8 +17,8 @@ def run(results: str, policy: Policy, start: RealHealth | None = None) -> list[s
     health = start or RealHealth()
     states = []
     for at, code in enumerate(results):
-        seen = Observation(ok=code == "u", reason=code, at=float(at), maintenance=code == "m")
-        health = observe(health, seen, policy).health
+        seen = ProbeResult(ok=code == "u", reason=code, elapsed=0.0, maintenance=code == "m")
+        health = observe(health, seen, float(at), policy).health
         states.append(health.state.value[0])
     return states
 
@@ -49,8 +49,8 @@ def test_flapping_every_second_check_never_transitions() -> None:
     # decisions.md: a real failing every second request, failurecount=3: zero transitions.
     health, changes = adopted(), 0
     for at in range(20):
-        seen = Observation(ok=at % 2 == 0, reason="", at=float(at))
-        outcome = observe(health, seen, Policy(failurecount=3))
+        seen = ProbeResult(ok=at % 2 == 0, reason="", elapsed=0.0)
+        outcome = observe(health, seen, float(at), Policy(failurecount=3))
         health, changes = outcome.health, changes + outcome.changed
     assert changes == 0 and health.up
 
@@ -61,14 +61,14 @@ def test_maintenance_is_forced_down_regardless_of_failurecount() -> None:
 
 def test_soft_failure_and_reset_are_reported_for_the_log() -> None:
     policy = Policy(failurecount=3)
-    first = observe(adopted(), Observation(False, "timeout", 1.0), policy)
+    first = observe(adopted(), ProbeResult(False, "timeout", 0.0), 1.0, policy)
     assert (first.soft_failure, first.changed, first.health.failures) == (1, False, 1)
-    second = observe(first.health, Observation(True, "200 OK", 2.0), policy)
+    second = observe(first.health, ProbeResult(True, "200 OK", 0.0), 2.0, policy)
     assert second.reset_failures and second.health.failures == 0
 
 
 def test_transition_records_when_and_why() -> None:
-    outcome = observe(adopted(), Observation(False, "connection refused", 7.5), Policy())
+    outcome = observe(adopted(), ProbeResult(False, "connection refused", 0.0), 7.5, Policy())
     assert outcome.changed
     assert outcome.health.state is State.DOWN
     assert (outcome.health.since, outcome.health.reason, outcome.health.last_check) == (

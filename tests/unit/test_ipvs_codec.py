@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from pyroute2.netlink.generic import ipvs as genl
 
-from pyldirectord.core.reconcile import AddDest, AddService, DeleteDest, DeleteService, EditService
+from pyldirectord.core.ipvsops import (
+    AddDest,
+    AddService,
+    DeleteDest,
+    DeleteService,
+    EditService,
+    Failure,
+    IpvsApplyError,
+    IpvsError,
+)
 from pyldirectord.core.table import (
     AddressKey,
     Dest,
@@ -22,17 +31,12 @@ from pyldirectord.core.table import (
     Service,
     sched_flags,
 )
-from pyldirectord.kernel.ipvs import (
-    BULK_REALS,
+from pyldirectord.kernel.bulk import BULK_REALS, Step, bulk_friendly
+from pyldirectord.kernel.codec import (
     NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
     NLM_F_REQUEST,
-    Failure,
-    IpvsApplyError,
-    IpvsError,
-    Step,
-    bulk_friendly,
     decode_dest,
     decode_service,
     encode_op,

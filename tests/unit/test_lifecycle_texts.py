@@ -6,16 +6,11 @@ import io
 import os
 from pathlib import Path
 
-from pyldirectord.cli.lifecycle import (
-    Director,
-    DirectorContext,
-    Environment,
-    Hooks,
-    finish,
-    run,
-)
+from pyldirectord.cli.actions import run
+from pyldirectord.cli.lifecycle import Environment, Hooks, finish
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
+from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 
 def test_config_error_text_with_line() -> None:
@@ -51,7 +46,7 @@ def test_unreadable_config_is_the_references_line_0_error(tmp_path: Path) -> Non
     def unreadable(path: str) -> Config:
         raise PermissionError(13, "Permission denied", path)
 
-    def no_director(_context: DirectorContext) -> Director:
+    def no_director(_context: DirectorContext) -> DaemonBody:
         raise AssertionError("never started")
 
     hooks = Hooks(unreadable, lambda _setup: (lambda _message: None), no_director)

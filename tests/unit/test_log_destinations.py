@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from pyldirectord.config.model import Config, Globals
-from pyldirectord.notify.log import Log, LogOpenError, ctime, make_log, syslog_timestamp
+from pyldirectord.notify.log import (
+    Log,
+    LogOpenError,
+    LogSetup,
+    ctime,
+    make_log,
+    syslog_timestamp,
+)
 
 T = float(calendar.timegm((2026, 11, 24, 19, 10, 58, 0, 0, 0)))  # a Tuesday
 T_DAY4 = float(calendar.timegm((2026, 11, 4, 9, 5, 1, 0, 0, 0)))
@@ -124,22 +131,21 @@ def test_syslog_frames_like_sys_syslog_and_survives_a_restart(tmp_path: Path) ->
     log.close()
 
 
-class Setup:
-    def __init__(self, config: Config | None, cfgname: str = "web", debug: bool = False) -> None:
-        self.config, self.cfgname, self.debug = config, cfgname, debug
+def setup_for(config: Config | None, debug: bool = False) -> LogSetup:
+    return LogSetup(config, "web", debug)
 
 
 def test_make_log_follows_the_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "l.log"
-    log = make_log(Setup(Config("web.cf", Globals(logfile=str(path)))))
+    log = make_log(setup_for(Config("web.cf", Globals(logfile=str(path)))))
     log("to the file")
     assert path.read_text().endswith("|web|" + str(os.getpid()) + "] to the file\n")
-    make_log(Setup(Config("web.cf", Globals(logfile=str(path), supervised=True))))("out")
-    make_log(Setup(None, debug=True))("err")
+    make_log(setup_for(Config("web.cf", Globals(logfile=str(path), supervised=True))))("out")
+    make_log(setup_for(None, debug=True))("err")
     captured = capsys.readouterr()
     assert captured.out.endswith("] out\n") and captured.err == "DEBUG2: err\nerr\n"
-    absent = make_log(Setup(Config("web.cf", Globals(logfile=str(tmp_path / "no" / "f")))))
+    absent = make_log(setup_for(Config("web.cf", Globals(logfile=str(tmp_path / "no" / "f")))))
     absent("not fatal")  # the parser reported it; the line goes to stderr
     assert capsys.readouterr().err == "not fatal\n"

@@ -12,7 +12,7 @@ import pytest
 
 from pyldirectord.config.model import Real, Virtual, real_id
 from pyldirectord.notify.log import Log, StreamSink
-from pyldirectord.notify.monitor import MonitorFile, MonitorFiles, escape_message, monitor_line
+from pyldirectord.notify.monitor import MonitorFile, escape_message, monitor_line
 
 # Tue Nov 24 19:12:11 2026 UTC
 T = float(calendar.timegm((2026, 11, 24, 19, 12, 11, 0, 0, 0)))
@@ -72,22 +72,3 @@ def test_file_appends_and_survives_write_errors(tmp_path: Path) -> None:
     os.mkdir(tmp_path / "missing")
     assert bad.write("x", "up", None)
 
-
-def test_monitor_files_by_virtual(tmp_path: Path) -> None:
-    import io
-
-    err = io.StringIO()
-    files = MonitorFiles(Log(StreamSink(err, stamped=False)), clock=lambda: T, pid=lambda: 7)
-    path = tmp_path / "web.monitor"
-    v = Virtual(line=1, family=4, protocol="tcp", host="192.0.2.1", port=80,
-                checktype="connect", monitorfile=str(path))  # fmt: skip
-    r = Real(line=2, host="10.0.0.1", port=80, forward="gate")
-    files.record(v, r, "up", None)
-    files.record(Virtual(line=5, family=4, protocol="tcp", host="192.0.2.2", port=80), r, "up", "x")
-    files.record(v, r, "down", "Server in maintenance")
-    assert path.read_text() == (
-        "[Tue Nov 24 19:12:11 2026] [7] connect tcp 10.0.0.1 80 1 gate /  [up] -\n"
-        "[Tue Nov 24 19:12:11 2026] [7] connect tcp 10.0.0.1 80 1 gate /  [down] "
-        "Server in maintenance\n"
-    )
-    assert err.getvalue() == ""

@@ -10,7 +10,8 @@ from pyldirectord.cli.plan import main, plan_lines, planned_health
 from pyldirectord.config.model import Config
 from pyldirectord.config.resolve import load
 from pyldirectord.core.desired import desired_table, owned_services
-from pyldirectord.core.reconcile import AddDest, apply, diff
+from pyldirectord.core.ipvsops import NOT_LOADED, AddDest, IpvsUnavailable
+from pyldirectord.core.reconcile import apply, diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,
@@ -22,7 +23,6 @@ from pyldirectord.core.table import (
     Protocol,
     Service,
 )
-from pyldirectord.kernel.ipvs import NOT_LOADED, IpvsUnavailable
 
 CONFIG = """quiescent=yes
 virtual=192.0.2.80:80

@@ -8,18 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyldirectord.core.reconcile import (
+from pyldirectord.core.ipvsops import (
     AddDest,
     AddService,
     DeleteDest,
     DeleteService,
     EditDest,
     EditService,
-    InconsistentOp,
     Op,
-    apply,
-    diff,
 )
+from pyldirectord.core.reconcile import InconsistentOp, apply, diff
 from pyldirectord.core.table import (
     AddressKey,
     Dest,
@@ -144,8 +142,9 @@ def test_order_services_first_deletions_last(
 
 
 def _rank(op: Op) -> int:
-    return 0 if isinstance(op, AddService | EditService) else 2 if isinstance(
-        op, DeleteService) else 1
+    return (
+        0 if isinstance(op, AddService | EditService) else 2 if isinstance(op, DeleteService) else 1
+    )
 
 
 def _service_of(op: Op) -> ServiceKey:

@@ -16,7 +16,8 @@ from pyldirectord.checks.base import BODY_LIMIT, CheckResult, CheckSpec, Target
 from pyldirectord.checks.http import HttpChecker
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.core.checkplan import CheckPlan
-from pyldirectord.runtime.prober import Prober, ProbeResult
+from pyldirectord.core.health import ProbeResult
+from pyldirectord.runtime.prober import Prober
 
 DEADLINE = 30.0
 

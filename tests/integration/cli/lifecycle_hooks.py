@@ -15,11 +15,13 @@ import os
 import sys
 import time
 
-from pyldirectord.cli.lifecycle import DirectorContext, Hooks, Log, LogSetup
+from pyldirectord.cli.lifecycle import Hooks
 from pyldirectord.config import resolve
 from pyldirectord.config.model import Config
+from pyldirectord.notify.log import LogSetup
 from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
 from pyldirectord.runtime.asyncrunner import AsyncDirector, AsyncRunner
+from pyldirectord.runtime.context import DirectorContext, LogFn
 
 EVENTS_ENV = "PYLDIRECTORD_TEST_EVENTS"
 LOG_ENV = "PYLDIRECTORD_TEST_LOG"
@@ -29,7 +31,7 @@ def load_config(path: str) -> Config:
     return resolve.load(path)  # the real parser and resolution pass
 
 
-def make_log(setup: LogSetup) -> Log:
+def make_log(setup: LogSetup) -> LogFn:
     target = os.environ.get(LOG_ENV)
 
     def log(message: str) -> None:

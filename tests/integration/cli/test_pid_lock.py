@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from lifecycle_hooks import load_config
 
-from pyldirectord.cli import lifecycle, pidfile
+from pyldirectord.cli import actions, lifecycle, pidfile
 from pyldirectord.config.model import Config
+from pyldirectord.runtime.context import DaemonBody, DirectorContext
 
 HOLDER = """
 import fcntl, os, signal, sys, time
@@ -79,7 +80,7 @@ def test_stop_gives_up_after_its_bound(
     config.write_text(f'logfile="{tmp_path}/log"\n')
     lines: list[str] = []
 
-    def no_director(_context: lifecycle.DirectorContext) -> lifecycle.Director:
+    def no_director(_context: DirectorContext) -> DaemonBody:
         raise AssertionError("stop never starts a director")
 
     def loader(config_path: str) -> Config:
@@ -91,7 +92,7 @@ def test_stop_gives_up_after_its_bound(
                                 self_command=("false",),
                                 out=out, err=err, usage_text="Usage:\n", version_text="v\n",
                                 stop_timeout=0.5)  # fmt: skip
-    assert lifecycle.run([str(config), "stop"], hooks, env) == 1
+    assert actions.run([str(config), "stop"], hooks, env) == 1
     message = f"ldirectord for {config} (pid {process.pid}) did not stop within 0.5 s"
     assert err.getvalue() == message + "\n"
     assert lines[-1] == f"Exiting with exit_status 1: {message}"

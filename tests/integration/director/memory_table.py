@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyldirectord.core.reconcile import Op, apply
+from pyldirectord.core.ipvsops import Op
+from pyldirectord.core.reconcile import apply
 from pyldirectord.core.table import IpvsTable
 
 

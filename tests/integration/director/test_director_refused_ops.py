@@ -12,8 +12,7 @@ from memory_table import ListSink, MemoryTable
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
 from pyldirectord.core.events import RealEvent
-from pyldirectord.core.reconcile import AddDest, Op
-from pyldirectord.kernel.ipvs import Failure, IpvsApplyError
+from pyldirectord.core.ipvsops import AddDest, Failure, IpvsApplyError, Op
 from pyldirectord.notify.log import Log
 from pyldirectord.runtime.director import Director
 

@@ -6,13 +6,8 @@ import asyncio
 
 import pytest
 
-from pyldirectord.checks.receive import (
-    ReceiveError,
-    compile_error,
-    perl_to_regex,
-    search_bytes,
-    search_text,
-)
+from pyldirectord.checks.receive import search_bytes, search_text
+from pyldirectord.config.receive import ReceiveError, compile_error, perl_to_regex
 
 
 @pytest.mark.parametrize(
