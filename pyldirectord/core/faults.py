@@ -50,9 +50,17 @@ def _escaped(char: str) -> str:
 
 def fault_reason(error: BaseException) -> str:
     """The DOWN reason for a check that raised: the error's type and message, one line."""
-    message = str(error)
+    message = _text(error)
     name = type(error).__name__
     return printable(f"check failed: {name}: {message}" if message else f"check failed: {name}")
+
+
+def _text(error: BaseException) -> str:
+    """``str(error)``, which is the exception's own code and may itself fail."""
+    try:
+        return str(error)
+    except Exception:
+        return "<unprintable>"
 
 
 class FaultLog:
@@ -84,6 +92,10 @@ class FaultLog:
             return
         self._seen.add(key)
         self._log(printable(headline))
-        for block in traceback.format_exception(error):
+        try:
+            blocks = traceback.format_exception(error)
+        except Exception:  # an exception whose own text fails: its type and where it was
+            blocks = [*traceback.format_tb(error.__traceback__), f"{type(error).__name__}\n"]
+        for block in blocks:
             for line in block.rstrip("\n").split("\n"):
                 self._log(printable(line, limit=1000))

@@ -55,3 +55,17 @@ def test_each_real_and_error_type_is_logged_once_with_its_traceback() -> None:
     assert lines.count("Traceback (most recent call last):") == 3
     assert "IndexError: x" in lines and "ValueError: y" in lines
     assert faults.count == 5
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("a library's broken __str__")
+
+
+def test_an_exception_whose_text_fails_is_still_a_reason_and_logged() -> None:
+    lines: list[str] = []
+    error = raised(Unprintable())
+    assert fault_reason(error) == "check failed: Unprintable: <unprintable>"
+    FaultLog(lines.append).check_failed("id", "10.0.0.1:80", error)
+    assert lines[0].startswith("Check of real server 10.0.0.1:80 failed")
+    assert any("Unprintable" in line for line in lines[1:])
