@@ -42,6 +42,8 @@ async def _session(target: Target, spec: CheckSpec) -> Outcome:
 
 
 def _reason(err: aiosmtplib.SMTPException) -> str:
-    if isinstance(err, aiosmtplib.SMTPResponseException):
+    if isinstance(err, aiosmtplib.SMTPResponseException) and err.code >= 0:
         return f"SMTP {err.code} {err.message}"
+    if isinstance(err, aiosmtplib.SMTPResponseException):  # aiosmtplib's own verdict, code -1
+        return f"SMTP: {err.message}"
     return f"SMTP: {err}"

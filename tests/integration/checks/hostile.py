@@ -14,12 +14,18 @@ Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 async def hostile_server(script: Script, host: str = "127.0.0.1") -> AsyncIterator[int]:
     """Serve ``script`` on an ephemeral port of ``host``; yields the port."""
 
+    handlers: set[asyncio.Task[object]] = set()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
         try:
             await script(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the check hung up first: that is its business
         finally:
+            handlers.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -29,6 +35,9 @@ async def hostile_server(script: Script, host: str = "127.0.0.1") -> AsyncIterat
         yield int(server.sockets[0].getsockname()[1])
     finally:
         server.close()
+        for task in list(handlers):  # a script still writing to a check that hung up
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         await server.wait_closed()
 
 

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 
 import pytest
-from hostile import hostile_server, http_reply, replies
+from hostile import Script, hostile_server, http_reply, replies
 from leaks import no_leaks
 
 from pyldirectord.checks import simpletcp, smtp
@@ -165,3 +165,34 @@ async def test_ansi_escapes_in_an_http_reason_phrase_are_escaped() -> None:
         result = await probe_once(port, http_spec())
     assert not result.ok
     assert "\x1b" not in result.reason and "\x07" not in result.reason
+
+
+async def endless_lines(prefix: bytes, line: bytes) -> Script:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if prefix.startswith(b"HTTP"):
+            await reader.readuntil(b"\r\n\r\n")
+        writer.write(prefix)
+        for _ in range(1_000_000):  # about 100 MB; the check hangs up long before
+            writer.write(line)
+            await writer.drain()
+
+    return script
+
+
+async def test_an_endless_smtp_greeting_is_bounded_and_down() -> None:
+    script = await endless_lines(b"", b"220-" + b"x" * 100 + b"\r\n")
+    async with hostile_server(script) as port:
+        result = await within_deadline(
+            smtp.check(Target("127.0.0.1", port), CheckSpec(negotiatetimeout=10))
+        )
+    assert (result.ok, result.reason) == (False, "SMTP: Response too long")
+
+
+async def test_endless_http_headers_are_bounded_and_down(http: HttpChecker) -> None:
+    script = await endless_lines(b"HTTP/1.1 200 OK\r\n", b"X-Filler: " + b"v" * 100 + b"\r\n")
+    async with hostile_server(script) as port:
+        result = await within_deadline(http.check(Target("127.0.0.1", port), http_spec()))
+    assert (result.ok, result.reason) == (
+        False,
+        "500 invalid HTTP response (Too many headers received)",
+    )
