@@ -45,8 +45,10 @@ class Limits:
 def plan_limits(soft: int, hard: int, wanted: int) -> Limits:
     """The soft limit to set and the checks to run at once, ``wanted`` at most (pure).
 
-    ``hard`` may be ``resource.RLIM_INFINITY``.
+    Either limit may be ``resource.RLIM_INFINITY``.
     """
+    if soft == resource.RLIM_INFINITY:
+        return Limits(soft, wanted, False)
     needed = RESERVE + wanted * FDS_PER_CHECK
     ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
     new_soft = max(soft, ceiling)

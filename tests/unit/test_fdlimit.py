@@ -18,6 +18,8 @@ def test_soft_limit_is_raised_as_far_as_the_wanted_checks_need() -> None:
 
 def test_a_higher_soft_limit_is_never_lowered() -> None:
     assert plan_limits(65536, 65536, 1000) == Limits(65536, 1000, False)
+    unlimited = resource.RLIM_INFINITY
+    assert plan_limits(unlimited, unlimited, 1000) == Limits(unlimited, 1000, False)
 
 
 def test_a_low_hard_limit_caps_the_checks_in_flight() -> None:
