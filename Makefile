@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CACHE := .cache
 UMLDIR := $(CACHE)/uml
 APT_PACKAGES := ipvsadm kmod iproute2 iptables curl ldirectord resource-agents mariadb-server \
-    libxml2-utils flex bison bc
+    libxml2-utils flex bison bc prometheus chromium
 # Only `make bench` runs keepalived (beside ldirectord and pyldirectord).
 BENCH_APT_PACKAGES := keepalived
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
@@ -26,7 +26,8 @@ $(VENV)/.installed: pyproject.toml
 
 # Debian packages the tests drive for real: ipvsadm and modprobe for the kernel sandbox,
 # the Perl ldirectord for differential tests, resource-agents for the OCF agent, MariaDB;
-# flex, bison and bc build the sandbox kernel where Debian's prebuilt one does not boot.
+# flex, bison and bc build the sandbox kernel where Debian's prebuilt one does not boot;
+# Prometheus (scrapes /metrics in a test) and Chromium (renders the status page headless).
 apt: $(CACHE)/.apt
 $(CACHE)/.apt: Makefile
 	mkdir -p $(CACHE)

@@ -20,7 +20,8 @@ MODULE_WEIGHTS = {
     "test_director_scenarios.py": 45, "test_e2e_faults.py": 31, "test_cluster_agents.py": 27,
     "test_ocf_agent.py": 25, "test_daemon_e2e.py": 21, "test_bench_smoke.py": 14,
     "test_ipvs.py": 9, "test_probe_lab.py": 7, "test_sandbox.py": 5, "test_plan_kernel.py": 5,
-    "test_ipvs_scale.py": 5,
+    "test_ipvs_scale.py": 5, "test_observability_daemon.py": 110,
+    "test_graceful_drain.py": 60,
 }  # fmt: skip
 DEFAULT_WEIGHT = 20
 

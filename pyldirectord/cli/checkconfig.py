@@ -18,24 +18,18 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pyldirectord.config.errors import ConfigError
-from pyldirectord.config.model import (
-    Config,
-    Diagnostic,
-    check_name,
-    effective_quiescent,
-)
+from pyldirectord.config.model import Config, Diagnostic, check_name
 from pyldirectord.config.resolve import check_append_no_create, load
+from pyldirectord.runtime import preflight
+from pyldirectord.runtime.preflight import HostFacts
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 DEFAULT_CONFIG = "ldirectord.cf"
-EXPIRE_QUIESCENT = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
-IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
-GC_THRESH3 = "/proc/sys/net/ipv4/neigh/default/gc_thresh3"
 
 
 def find_config(name: str) -> str | None:
@@ -49,12 +43,10 @@ def find_config(name: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Environment:
-    """The host facts the warnings depend on (None: the file is absent)."""
+    """The host facts the warnings depend on."""
 
-    expire_quiescent_template: int | None
-    ip_forward: int | None
-    gc_thresh3: int | None
     world_readable: bool
+    host: HostFacts = field(default_factory=HostFacts)
 
     @classmethod
     def read(cls, config_path: str) -> Environment:
@@ -62,16 +54,7 @@ class Environment:
             mode = os.stat(config_path).st_mode
         except OSError:
             mode = 0
-        return cls(_read_int(EXPIRE_QUIESCENT), _read_int(IP_FORWARD), _read_int(GC_THRESH3),
-                   bool(mode & stat.S_IROTH))  # fmt: skip
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as handle:
-            return int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+        return cls(bool(mode & stat.S_IROTH), preflight.read_facts())
 
 
 def environment_warnings(config: Config, env: Environment) -> list[Diagnostic]:
@@ -81,25 +64,7 @@ def environment_warnings(config: Config, env: Environment) -> list[Diagnostic]:
         if virtual.passwd and env.world_readable:
             found.append(Diagnostic(config.path, virtual.line, "the config holds a passwd and "
                                     "is world-readable", hint=f"chmod o-r {config.path}"))
-        if (virtual.persistent is not None and effective_quiescent(virtual, config.globals)
-                and not env.expire_quiescent_template):
-            found.append(Diagnostic(
-                config.path, virtual.line, "quiescent=yes with persistence: clients keep their "
-                "persistence template to a weight-0 real while "
-                "net.ipv4.vs.expire_quiescent_template is 0 (or IPVS is not loaded)",
-                hint="sysctl -w net.ipv4.vs.expire_quiescent_template=1"))
-        masq = [real for real in virtual.reals if real.forward == "masq"]
-        if masq and not env.ip_forward:
-            found.append(Diagnostic(
-                config.path, masq[0].line, "masq forwarding needs routing, but "
-                "net.ipv4.ip_forward is 0", hint="sysctl -w net.ipv4.ip_forward=1"))
-    reals = {real.host for virtual in config.virtuals for real in virtual.reals}
-    if env.gc_thresh3 is not None and len(reals) > env.gc_thresh3:
-        found.append(Diagnostic(
-            config.path, 0, f"{len(reals)} real servers exceed the neighbour table "
-            f"(net.ipv4.neigh.default.gc_thresh3 = {env.gc_thresh3}) if they share a link",
-            hint="raise net.ipv4.neigh.default.gc_thresh1/2/3"))
-    return found
+    return found + preflight.warnings(config, env.host)
 
 
 def summary(config: Config) -> str:
@@ -165,7 +130,7 @@ def _json_verdict(
 
 
 def main(args: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
-    """``args`` follow ``--check-config``/``-t``; None means a usage error."""
+    """``args`` follow ``--check-config``; None means a usage error."""
     out, err = out or sys.stdout, err or sys.stderr
     as_json = "--json" in args
     rest = [arg for arg in args if arg != "--json"]

@@ -45,6 +45,14 @@ EXIT_NOT_RUNNING = 3  # status, no pid file
 EXIT_USAGE = 255
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+# The longest `stop` waits for the daemon to be gone, and `start` for the daemon's report
+# (which includes loading ip_vs: kmod.MODPROBE_TIMEOUT). A cluster manager's op timeouts must
+# be longer: contrib/ sets 45 s, and tests/unit/test_cluster_timeouts.py holds them to it.
+STOP_TIMEOUT = 30.0
+# It ends at the report, so a generous bound costs nothing; the daemon's imports alone took
+# over 10 s on a loaded CI machine in the sandbox (hostfs), and a spurious "not ready" would
+# fail a start that worked.
+READY_TIMEOUT = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Hooks:
@@ -63,11 +71,8 @@ class Environment:
     err: TextIO
     usage_text: str
     version_text: str
-    stop_timeout: float = 30.0
-    # How long `start` waits for the daemon's report. It ends at the report, so a generous
-    # bound costs nothing; the daemon's imports alone took over 10 s on a loaded CI machine in
-    # the sandbox (hostfs), and a spurious "not ready" would fail a start that worked.
-    ready_timeout: float = 30.0
+    stop_timeout: float = STOP_TIMEOUT
+    ready_timeout: float = READY_TIMEOUT  # how long `start` waits for the daemon's report
 
 
 @dataclass(frozen=True, slots=True)

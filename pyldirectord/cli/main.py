@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # Each tool is imported only when asked for: `status`, which cluster managers run every
     # few seconds, must not pay for aiohttp and pyroute2.
-    if args and args[0] in ("--check-config", "-t"):
+    # Long names only: the reference has no -t (nor -p), and `ldirectord -t ...` must stay
+    # its "Unknown option: t" and usage, exit 255.
+    if args and args[0] == "--check-config":
         from pyldirectord.cli import checkconfig
 
         code = checkconfig.main(args[1:])

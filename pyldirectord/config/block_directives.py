@@ -256,6 +256,11 @@ def _b_smtp(state: State, block: Block, d: Directive, match: re.Match[str]) -> U
     return {"smtp": server}
 
 
+def _b_drain(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
+    state.quirk(d.number, EXTENSION.format("drain"))
+    return {"drain": values.count(match.group(1), "invalid drain time")}
+
+
 def _b_risecount(state: State, block: Block, d: Directive, match: re.Match[str]) -> Updates:
     state.quirk(d.number, EXTENSION.format("risecount"))
     return {"risecount": values.count(match.group(1), "invalid rise count")}
@@ -308,5 +313,6 @@ BLOCK_TABLE: tuple[tuple[re.Pattern[str], BlockHandler], ...] = (
     (_p(r"^servicename\s*=\s*(.*)"), _raw("servicename")),
     (_p(r"^comment\s*=\s*(.*)"), _raw("comment")),
     (_p(r"^risecount\s*=\s*(.*)"), _b_risecount),
+    (_p(r"^drain\s*=\s*(.*)"), _b_drain),
 )  # fmt: skip
 

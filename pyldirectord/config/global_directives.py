@@ -156,6 +156,21 @@ def _g_risecount(state: State, line: Global, match: re.Match[str]) -> Updates:
     return {"risecount": values.count(match.group(1), "invalid rise count")}
 
 
+def _g_drain(state: State, line: Global, match: re.Match[str]) -> Updates:
+    state.quirk(line.number, EXTENSION.format("drain"))
+    return {"drain": values.count(match.group(1), "invalid drain time")}
+
+
+def _g_statusaddress(state: State, line: Global, match: re.Match[str]) -> Updates:
+    state.quirk(line.number, EXTENSION.format("statusaddress"))
+    return {"statusaddress": values.listen_address(match.group(1))}
+
+
+def _g_eventlog(state: State, line: Global, match: re.Match[str]) -> Updates:
+    state.quirk(line.number, EXTENSION.format("eventlog"))
+    return {"eventlog": values.absolute_path(match.group(1).strip('"'), "eventlog")}
+
+
 GLOBAL_TABLE: tuple[tuple[re.Pattern[str], GlobalHandler], ...] = (
     (_p(r"^checktimeout\s*=\s*(.*)"),
      _g_counter("checktimeout", "invalid check timeout value", positive=True)),
@@ -185,4 +200,7 @@ GLOBAL_TABLE: tuple[tuple[re.Pattern[str], GlobalHandler], ...] = (
     (_p(r"^smtp\s*=\s*(.*)"), _g_smtp),
     (_p(r"^maintenancedir\s*=\s*(.*)"), _g_maintenancedir),
     (_p(r"^risecount\s*=\s*(.*)"), _g_risecount),
+    (_p(r"^statusaddress\s*=\s*(.*)"), _g_statusaddress),
+    (_p(r"^drain\s*=\s*(.*)"), _g_drain),
+    (_p(r"^eventlog\s*=\s*(.*)"), _g_eventlog),
 )  # fmt: skip

@@ -122,6 +122,7 @@ class Virtual:
     servicename: str | None = None
     comment: str | None = None
     risecount: int | None = None  # pyldirectord extension: successes needed to come up
+    drain: int | None = None  # pyldirectord extension: graceful drain bound (quiescent=no)
     end_line: int = 0  # the line that ended the block (or the last line): duplicate errors
     ended_at_eof: bool = False
 
@@ -154,6 +155,11 @@ class Globals:
     smtp: str | None = None
     maintenancedir: str | None = None
     risecount: int | None = None  # pyldirectord extension
+    # pyldirectord extensions (docs/observability.md): the HTTP status/metrics listener and
+    # the JSON-lines health-event log; both off unless set.
+    statusaddress: tuple[str, int] | None = None
+    drain: int | None = None  # seconds a failed real of a quiescent=no virtual may drain
+    eventlog: str | None = None
     # Every global fallback/fallback6 line in file order: the reference resolves each one at
     # its line, even one that a later line overrides.
     fallback_lines: tuple[Fallback, ...] = ()
@@ -248,6 +254,13 @@ def effective_risecount(virtual: Virtual, globals_: Globals) -> int:
 
 def effective_quiescent(virtual: Virtual, globals_: Globals) -> bool:
     return globals_.quiescent if virtual.quiescent is None else virtual.quiescent
+
+
+def effective_drain(virtual: Virtual, globals_: Globals) -> int:
+    """Seconds a failed real may keep its established connections (quiescent=no); 0: none."""
+    if effective_quiescent(virtual, globals_):
+        return 0  # quiesced reals stay in the table anyway
+    return _first_set(virtual.drain, globals_.drain) or 0
 
 
 def effective_cleanstop(virtual: Virtual, globals_: Globals) -> bool:

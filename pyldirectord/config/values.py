@@ -6,6 +6,7 @@ Each function takes the text a directive's pattern captured and returns the valu
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from pyldirectord.config.model import EMAIL_STATUSES, DaemonStatus
@@ -98,3 +99,28 @@ def smtp(value: str) -> str:
 def smtp_port(value: str) -> bool:
     """Whether an ``smtp`` value (as ``smtp`` returns it) names a port."""
     return ":" in value
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``IP:PORT`` or ``[IPv6]:PORT`` (a pyldirectord extension's value): where to listen.
+
+    An address literal only, never a name: what the daemon binds must not depend on DNS.
+    """
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([0-9.]+):(\d{1,5})", value, A)
+    if match is None:
+        raise ValueError("invalid listen address (expected IP:PORT or [IPv6]:PORT)")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"invalid listen address: {host} is not an IP address") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"invalid listen address: port {port} out of range")
+    return host, port
+
+
+def absolute_path(value: str, name: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{name} must be an absolute path")
+    return value

@@ -8,11 +8,12 @@ a delete of a configured real "Deleted", of a real nobody configured "Purged ...
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from pyldirectord.config.model import (
     Config,
+    Real,
     Virtual,
     bracketed,
     effective_fallback,
@@ -142,4 +143,37 @@ def stop_changes(
                                   dest.key.port, dest.weight, at)  # fmt: skip
                 changes.append(Change(event.log_text(), event))
         changes.append(Change(f"Purged virtual server (stop): {virtual_address(entry.virtual)}"))
+    return changes
+
+
+def dests_of(ops: Iterable[Op]) -> set[tuple[ServiceKey, DestKey]]:
+    """The reals (service, dest) these operations wrote."""
+    return {(op.service, op.dest if isinstance(op, DeleteDest) else op.dest.key)
+            for op in ops if isinstance(op, AddDest | EditDest | DeleteDest)}  # fmt: skip
+
+
+def first_down_changes(
+    first_down: Iterable[tuple[Virtual, Real]], desired: IpvsTable,
+    written: Collection[tuple[ServiceKey, DestKey]], at: float,
+) -> list[Change]:  # fmt: skip
+    """The reference's line for a real whose first check failed and that needs no operation.
+
+    The reference's start (and reload) churn adds every new real and takes it out again, so
+    a real that is down from the start always gets its ``Deleted real server`` (or
+    ``Quiescent``) line and mail (spec 3.2). We place it directly: under ``quiescent=yes``
+    that placement is an operation and is described as one; without it the real is simply
+    never added, and this says so in the reference's words. ``written``: the reals an
+    operation already wrote (and so described) since the start or reload, such as a weight-0
+    entry left by an earlier director and deleted before the first check.
+    """
+    changes = []
+    for virtual, real in first_down:
+        key = service_key(virtual)
+        dest = normal_dest(key, real_dest(real, True)).key
+        if dest in desired.reals(key) or (key, dest) in written:
+            continue
+        configured = f"{bracketed(real.host)}:{real.port}"
+        mapped = configured if configured != str(dest) else None
+        event = RealEvent("deleted", virtual, str(dest.address), dest.port, 0, at, mapped)
+        changes.append(Change(event.log_text(), event))
     return changes

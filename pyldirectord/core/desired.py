@@ -3,12 +3,14 @@
 Pure. The rules are the reference's (spec 3.4, 3.5) stated as an end state instead of a
 sequence of ipvsadm commands: an up real is present with its weight and thresholds; a real that
 is down or not checked yet is present at weight 0 under ``quiescent=yes`` and absent otherwise;
-the fallback is present exactly when no real of its virtual is up.
+the fallback is present exactly when no real of its virtual is up. With ``drain=N`` (our
+extension) a real that failed under ``quiescent=no`` first stays at weight 0 while it still has
+established connections, for at most N seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from ipaddress import ip_address
 
 from pyldirectord.config.model import (
@@ -18,6 +20,7 @@ from pyldirectord.config.model import (
     Real,
     Virtual,
     bracketed,
+    effective_drain,
     effective_fallback,
     effective_quiescent,
     virtual_id,
@@ -90,18 +93,22 @@ def desired_reals(
     virtual: Virtual,
     globals_: Globals,
     health: Mapping[HealthKey, RealHealth],
-    present: Iterable[DestKey],
+    present: Mapping[DestKey, Dest],
+    now: float | None = None,
 ) -> dict[DestKey, Dest]:
     key = service_key(virtual)
     quiescent = effective_quiescent(virtual, globals_)
-    in_kernel = set(present)
+    drain = effective_drain(virtual, globals_)
     dests: dict[DestKey, Dest] = {}
     any_up = False
     for real in virtual.reals:
-        state = health.get(health_key(virtual, real), NOT_CHECKED).state
+        real_health = health.get(health_key(virtual, real), NOT_CHECKED)
+        state = real_health.state
         up = state is State.UP
         dest = service_dest(virtual, key, real, up)
-        if not (up or _keep_quiesced(state, quiescent, globals_, dest.key in in_kernel)):
+        live = present.get(dest.key)
+        if not (up or _keep_quiesced(state, quiescent, globals_, live is not None)
+                or draining(real_health, live, drain, now)):  # fmt: skip
             continue
         any_up = any_up or up
         dests.setdefault(dest.key, dest)  # a real listed twice: the first line wins
@@ -132,9 +139,20 @@ def _keep_quiesced(state: State, quiescent: bool, globals_: Globals, in_kernel: 
     return state is State.UNKNOWN or in_kernel or globals_.readdquiescent
 
 
+def draining(health: RealHealth, live: Dest | None, bound: int, now: float | None) -> bool:
+    """Graceful drain (``drain=N`` with quiescent=no, docs/compatibility-config.md): a real
+    that went down stays in the table at weight 0 while the kernel still counts established
+    connections to it, for at most ``bound`` seconds after it went down; then it is removed."""
+    return (bound > 0 and now is not None and health.state is State.DOWN and live is not None
+            and live.active > 0 and now - health.since < bound)  # fmt: skip
+
+
 def desired_table(
-    config: Config, health: Mapping[HealthKey, RealHealth], actual: IpvsTable
+    config: Config, health: Mapping[HealthKey, RealHealth], actual: IpvsTable,
+    now: float | None = None,
 ) -> IpvsTable:
+    """``now`` (the clock of ``RealHealth.since``) enables the drain; without it a failed real
+    of a quiescent=no virtual is removed at once, as in the reference."""
     services = {}
     dests = {}
     for virtual in config.virtuals:
@@ -142,8 +160,8 @@ def desired_table(
         if service.key in services:
             continue  # the parser rejects duplicate virtuals; resolution may still merge two
         services[service.key] = service
-        present = actual.reals(service.key).keys()
-        dests[service.key] = desired_reals(virtual, config.globals, health, present)
+        present = actual.reals(service.key)
+        dests[service.key] = desired_reals(virtual, config.globals, health, present, now)
     return IpvsTable(services, dests)
 
 

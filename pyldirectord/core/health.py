@@ -26,6 +26,7 @@ class RealHealth:
     last_check: float | None = None
     reason: str = "not checked yet"
     maintenance: bool = False
+    latency: float | None = None  # seconds the last check took (for the status page)
 
     @property
     def up(self) -> bool:
@@ -47,6 +48,9 @@ class ProbeResult:
     reason: str
     elapsed: float
     maintenance: bool = False
+    # The service's own check ran (not checktype=N's connect half, nor a stand-in connect):
+    # the monitorfile then carries its reply, as the reference's does (notify/monitor.py).
+    negotiated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,9 @@ def adopted() -> RealHealth:
 
 def observe(health: RealHealth, seen: ProbeResult, at: float, policy: Policy) -> Outcome:
     """``health`` after the probe result ``seen`` arrived at ``at``."""
-    checked = replace(health, last_check=at, reason=seen.reason, maintenance=seen.maintenance)
+    latency = None if seen.maintenance else seen.elapsed  # a real in maintenance is not checked
+    checked = replace(health, last_check=at, reason=seen.reason, maintenance=seen.maintenance,
+                      latency=latency)  # fmt: skip
     if seen.maintenance:
         # Maintenance is a forced transition: it ignores failurecount (spec 3.7).
         return _go(checked, State.DOWN, at, health.state is not State.DOWN)

@@ -234,6 +234,9 @@ class Dest:
     weight: int = 1
     u_threshold: int = 0  # 0: no upper connection limit
     l_threshold: int = 0
+    # Read from the kernel, never set: its established connections (for the drain). Not part
+    # of equality, so a table we want still equals the kernel's whatever its traffic.
+    active: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forwarding", Forwarding(self.forwarding))

@@ -264,4 +264,5 @@ def decode_dest(body: bytes, service_family: Family) -> Dest:
         weight=_uint(attrs[DEST_ATTR["WEIGHT"]]),
         u_threshold=_uint(attrs[DEST_ATTR["U_THRESH"]]),
         l_threshold=_uint(attrs[DEST_ATTR["L_THRESH"]]),
+        active=_uint(attrs.get(DEST_ATTR["ACTIVE_CONNS"], b"")),
     )

@@ -4,6 +4,11 @@
 goes through ``/bin/sh -c`` as the reference effectively does (the value may carry arguments
 and quotes), in its own process group so a timeout kills the command and all it started. Its
 failure is logged, never fatal, and it never blocks the checks.
+
+The reference runs the command synchronously, so its calls for one virtual never overlap and
+the last one called is the last one to finish. Ours run in the background, so ``InOrder``
+keeps that: one call at a time per virtual, in the order asked (a slow ``start`` followed by
+a quick ``stop`` must leave the external system stopped, not started).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pyldirectord.config.model import (
@@ -84,3 +89,24 @@ async def run_fallbackcommand(
         return
     if status != 0:
         log.log(f"system({line}) failed: exit status {status}")
+
+
+class InOrder:
+    """Runs each key's work one at a time, in the order submitted."""
+
+    def __init__(self) -> None:
+        self._tails: dict[str, asyncio.Future[None]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the key's earlier work (however it ended), then do this one."""
+        previous = self._tails.get(key)
+        done = asyncio.get_running_loop().create_future()
+        self._tails[key] = done
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await work()
+        finally:
+            done.set_result(None)
+            if self._tails.get(key) is done:
+                del self._tails[key]

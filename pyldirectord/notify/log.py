@@ -182,19 +182,15 @@ class Log:
         with ``check``, when the file cannot be appended to (``ld_openlog``'s test-open).
         """
         err = stderr if stderr is not None else sys.stderr
-        sink: Sink
-        if debug:
-            sink = StreamSink(err, stamped=False)
-        elif supervised:
-            sink = StreamSink(stdout if stdout is not None else sys.stdout, stamped=True)
-        elif logfile.startswith("/"):
-            file_sink = FileSink(logfile, cfgname, pid, err)
-            if check:
-                file_sink.check()
-            sink = file_sink
-        else:
-            sink = SyslogSink(logfile, pid, err, syslog_socket)
+        sink = make_sink(debug=debug, supervised=supervised, logfile=logfile, cfgname=cfgname,
+                         stdout=stdout, stderr=err, pid=pid, syslog_socket=syslog_socket,
+                         check=check)  # fmt: skip
         return cls(sink, debug=debug, stderr=err, clock=clock)
+
+    def use(self, sink: Sink) -> None:
+        """Write to ``sink`` from now on (a reload that changed ``logfile``)."""
+        old, self._sink = self._sink, sink
+        old.close()
 
     def __call__(self, message: str) -> None:
         self.log(message)
@@ -213,6 +209,25 @@ class Log:
 
     def close(self) -> None:
         self._sink.close()
+
+
+def make_sink(
+    *, debug: bool, supervised: bool, logfile: str, cfgname: str,
+    stdout: TextIO | None = None, stderr: TextIO | None = None,
+    pid: Callable[[], int] = os.getpid, syslog_socket: str = SYSLOG_SOCKET, check: bool = True,
+) -> Sink:  # fmt: skip
+    """The destination ``ld_openlog`` picks; raises ``LogOpenError`` as ``Log.for_config``."""
+    err = stderr if stderr is not None else sys.stderr
+    if debug:
+        return StreamSink(err, stamped=False)
+    if supervised:
+        return StreamSink(stdout if stdout is not None else sys.stdout, stamped=True)
+    if logfile.startswith("/"):
+        file_sink = FileSink(logfile, cfgname, pid, err)
+        if check:
+            file_sink.check()
+        return file_sink
+    return SyslogSink(logfile, pid, err, syslog_socket)
 
 
 @dataclass(frozen=True, slots=True)

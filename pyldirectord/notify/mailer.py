@@ -164,6 +164,8 @@ class Mailer:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsent = 0  # queued or being delivered
+        self.sent = 0  # messages delivered (for the metrics)
+        self.dropped = 0  # messages lost: queue full, or refused after the retries
 
     def start(self) -> None:
         """Start the background tasks (inside the running loop)."""
@@ -231,16 +233,22 @@ class Mailer:
             self._queue.put_nowait(message)
             self._unsent += 1
         except asyncio.QueueFull:
+            self.dropped += 1
             self._log.log(f"emailalert: queue full, dropped: {message.subject}")
 
     async def _run_sender(self) -> None:
         while True:
             message = await self._queue.get()
+            delivered = False
             try:
-                await self.deliver(message)
+                delivered = await self.deliver(message)
             except Exception as err:  # a bug here must not stop later alerts
                 self._log.log(f"emailalert: unexpected error: {err!r}")
             finally:
+                if delivered:
+                    self.sent += 1
+                else:
+                    self.dropped += 1
                 self._unsent -= 1
                 self._queue.task_done()
 

@@ -37,12 +37,31 @@ def real_id_words(real_id: str) -> str:
     return _COLONS.sub(" ", real_id).replace("\\", "")
 
 
-def monitor_entry(checktype: str, ok: bool, reason: str) -> tuple[State, str] | None:
-    """What the reference writes for one check result: (state, message), or None for no line
-    (unmonitored check kinds, and a failed ping)."""
+# The negotiate checks whose reply the reference writes (spec 6.3, 4.3): the HTTP family its
+# status line (``200 OK``) or, on a failure, what LWP said; LDAP and DNS ``Success`` or why
+# not. Every other check passes no message, which the reference writes as ``-``.
+_REPLY_SERVICES = frozenset({"http", "https", "http_proxy"})
+_SUCCESS_SERVICES = frozenset({"ldap", "ldaps", "dns"})
+MAINTENANCE = "Server in maintenance"
+
+
+def monitor_entry(
+    checktype: str, service: str, ok: bool, reason: str, *, negotiated: bool = False,
+    maintenance: bool = False,
+) -> tuple[State, str | None] | None:  # fmt: skip
+    """What the reference writes for one check result: (state, message; None is ``-``), or
+    None for no line (unmonitored check kinds, and a failed ping). ``negotiated``: the
+    service's own check ran, not checktype=N's connect half."""
     if checktype in UNMONITORED or (checktype == "ping" and not ok):
         return None
-    return ("up", "-") if ok else ("down", reason)
+    state: State = "up" if ok else "down"
+    if maintenance:
+        return state, MAINTENANCE
+    if negotiated and service in _REPLY_SERVICES:
+        return state, reason
+    if negotiated and service in _SUCCESS_SERVICES:
+        return state, "Success" if ok else reason
+    return state, None
 
 
 def monitor_line(now: float, pid: int, real_id: str, state: State, message: str | None) -> str:

@@ -7,10 +7,14 @@ reference's first line. Schema version 1::
      "written_at": 1764078000.5, "overloaded": false,
      "virtuals": [{"virtual": "tcp:192.168.6.240:80",
                    "reals": [{"real": "10.0.0.1:80", "state": "up", "weight": 1,
-                              "last_check": 1764077999.9, "reason": "HTTP 200"}]}]}
+                              "last_check": 1764077999.9, "reason": "HTTP 200",
+                              "by_hand": false, "latency": 0.004}]}]}
 
 ``state`` is the operator's word: ``up``, ``down`` (weight 0 or removed), ``fallback``,
-``unchecked``. ``last_check`` is a Unix time or null before the first result.
+``unchecked``. ``last_check`` is a Unix time or null before the first result. ``by_hand``: an
+operator edited the real's entry (``ipvsadm -e``) and the director keeps that edit
+(docs/compatibility.md, "Operator edits"); absent in files of older versions (false).
+``latency``: the seconds the last check took (null before it; absent in older files).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class RealState:
     weight: int
     last_check: float | None
     reason: str
+    by_hand: bool = False  # the weight is an operator's edit the director keeps
+    latency: float | None = None  # seconds the last check took; absent in older files
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,8 @@ def to_json(state: DirectorState) -> str:
 
 def _real_document(real: RealState) -> dict[str, Any]:
     return {"real": real.real, "state": real.state, "weight": real.weight,
-            "last_check": real.last_check, "reason": real.reason}  # fmt: skip
+            "last_check": real.last_check, "reason": real.reason,
+            "by_hand": real.by_hand, "latency": real.latency}  # fmt: skip
 
 
 def _virtual_json(virtual: VirtualState) -> str:
@@ -98,6 +105,8 @@ def _real_from(item: dict[str, Any]) -> RealState:
         weight=int(item["weight"]),
         last_check=None if last_check is None else float(last_check),
         reason=str(item.get("reason", "")),
+        by_hand=bool(item.get("by_hand", False)),
+        latency=None if item.get("latency") is None else float(item["latency"]),
     )
 
 
@@ -144,6 +153,12 @@ def _when(last_check: float | None, now: float) -> str:
     return f"{stamp} ({max(0, round(now - last_check))}s ago)"
 
 
+def _state_words(real: RealState) -> str:
+    if not real.by_hand:
+        return real.state
+    return f"{real.state}, {'drained' if real.weight == 0 else 'weight set'} by hand"
+
+
 def render_table(state: DirectorState, now: float) -> str:
     """A fixed-width table: virtual, real, state, weight, last check, reason."""
     rows = [("VIRTUAL", "REAL", "STATE", "WEIGHT", "LAST CHECK", "REASON")]
@@ -152,7 +167,7 @@ def render_table(state: DirectorState, now: float) -> str:
             rows.append((virtual.virtual, "-", "-", "-", "-", "no real servers"))
         for real in virtual.reals:
             # A server's words, escaped again here: the file may predate the escaping.
-            rows.append((virtual.virtual, real.real, real.state, str(real.weight),
+            rows.append((virtual.virtual, real.real, _state_words(real), str(real.weight),
                          _when(real.last_check, now), printable(real.reason)))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5]

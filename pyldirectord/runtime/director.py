@@ -14,6 +14,7 @@ its traceback, once per place and error type (faults.FaultLog).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import (
     Config,
+    Real,
     Virtual,
     bracketed,
     effective_cleanstop,
@@ -29,7 +31,13 @@ from pyldirectord.config.model import (
     effective_risecount,
     virtual_id,
 )
-from pyldirectord.core.changes import Change, describe, stop_changes
+from pyldirectord.core.changes import (
+    Change,
+    describe,
+    dests_of,
+    first_down_changes,
+    stop_changes,
+)
 from pyldirectord.core.checkplan import CheckPlan, Member, bound_of, check_plans
 from pyldirectord.core.desired import (
     HealthKey,
@@ -37,15 +45,18 @@ from pyldirectord.core.desired import (
     health_key,
     owned_services,
     seed_health,
+    service_dest,
     service_key,
 )
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.faults import FaultLog
-from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, observe
+from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, State, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
+from pyldirectord.core.observer import Observer, Observers, Transition, check_label
+from pyldirectord.core.overrides import EditsByHand, kept_text
 from pyldirectord.core.reconcile import diff
-from pyldirectord.core.table import IpvsTable
-from pyldirectord.notify.fallbackcommand import FallbackMemory, run_fallbackcommand
+from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey
+from pyldirectord.notify.fallbackcommand import FallbackMemory, InOrder, run_fallbackcommand
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile, monitor_entry
 from pyldirectord.notify.statefile import DirectorState
@@ -87,6 +98,7 @@ class Director:
         notify: Callable[[RealEvent], None] | None = None,
         state_path: str | None = None,
         concurrency: int = 1000,
+        observer: Observer | None = None,
     ) -> None:
         self.config = config
         self.health: dict[HealthKey, RealHealth] = {}
@@ -105,6 +117,11 @@ class Director:
         self._reported: set[str] = set()
         self._all_reported = asyncio.Event()
         self._fallbacks = FallbackMemory()
+        self._fallback_order = InOrder()  # one fallbackcommand at a time per virtual
+        # Reals whose first check failed since the last pass: the reference logs each (spec 3.2).
+        self._first_down: list[tuple[Virtual, Real]] = []
+        self._written: set[tuple[ServiceKey, DestKey]] = set()  # reals written since (re)load
+        self._edits = EditsByHand()  # a manual drain holds until health changes or a reload
         self._tasks: set[asyncio.Task[None]] = set()
         self._monitors: dict[str, MonitorFile] = {}
         self._maintenance: MaintenanceDir | None = None
@@ -115,6 +132,8 @@ class Director:
             else StateFileWriter(state_path, self._snapshot, log, self._loop)
         )  # fmt: skip
         self._logged_overload = False
+        self._observer: Observer = observer or Observers()
+        self._check_labels: dict[str, str] = {}  # plan key -> check_label, for the observer
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -144,6 +163,8 @@ class Director:
             actual = await self._backend.read_table()
             self.health = seed_health(new, actual, self.health)
             self.config = new
+            self._edits.reset()  # a reload re-applies every weight, as the reference's does
+            self._written.clear()
             self._install(new)
             await self._reconcile_locked(actual, (new, old))
 
@@ -170,10 +191,19 @@ class Director:
     def overloaded(self) -> bool:
         return self._scheduler.overloaded
 
+    @property
+    def scheduler(self) -> Scheduler[ProbeResult]:
+        """For the metrics and the watchdog: lag, inconclusive results, progress."""
+        return self._scheduler
+
     # ------------------------------------------------------------------ checks
 
     def _install(self, config: Config) -> None:
         self._plans = check_plans(config)
+        self._check_labels = {
+            key: check_label(plan.spec, plan.combined_connects is not None)
+            for key, plan in self._plans.items()
+        }
         self._watch_maintenance(config.globals.maintenancedir)
         self._monitors = {
             v.monitorfile: self._monitors.get(v.monitorfile)
@@ -221,6 +251,8 @@ class Director:
         plan = self._plans.get(key)
         if plan is None:
             return  # a result for a real a reload just removed
+        if not result.maintenance:
+            self._observer.checked(self._check_labels[key], result.ok, result.elapsed)
         changed = False
         for member in plan.members:
             changed |= self._observe(member, result, at)
@@ -238,9 +270,21 @@ class Director:
             failurecount=effective_failurecount(virtual, self.config.globals),
             risecount=effective_risecount(virtual, self.config.globals),
         )
-        outcome = observe(self.health.get(hkey, RealHealth()), seen, at, policy)
+        before = self.health.get(hkey, RealHealth())
+        outcome = observe(before, seen, at, policy)
         self.health[hkey] = outcome.health
+        if outcome.changed:  # the new state's weight wins over an edit by hand
+            key = service_key(virtual)
+            self._edits.health_changed(key, service_dest(virtual, key, real, True).key)
+            if before.state is State.UNKNOWN and not outcome.health.up:
+                self._first_down.append((virtual, real))
         self._log_soft(virtual, real.host, real.port, outcome, policy)
+        if outcome.changed:
+            after = outcome.health
+            self._observer.transition(Transition(
+                time.time(), hkey[0], hkey[1], before.state.value, after.state.value,
+                after.reason, after.latency,
+            ))  # fmt: skip
         return outcome.changed
 
     def _log_soft(
@@ -256,7 +300,8 @@ class Director:
     def _monitor(self, member: Member, plan: CheckPlan, result: ProbeResult) -> None:
         virtual = member.virtual
         monitor = self._monitors.get(virtual.monitorfile or "")
-        entry = monitor_entry(virtual.checktype, result.ok, result.reason)
+        entry = monitor_entry(virtual.checktype, plan.spec.service, result.ok, result.reason,
+                              negotiated=result.negotiated, maintenance=result.maintenance)
         if monitor is not None and entry is not None:
             monitor.write(plan.key, *entry)
 
@@ -286,13 +331,22 @@ class Director:
             await self._reconcile_locked(actual, (self.config,))
 
     async def _reconcile_locked(self, actual: IpvsTable, configs: Sequence[Config]) -> None:
-        desired = desired_table(self.config, self.health, actual)
+        wanted = desired_table(self.config, self.health, actual, now=self._loop.time())
+        desired, noticed = self._edits.desired(wanted, actual)
+        for service, key in noticed:
+            self._log.log(kept_text(service, desired.reals(service)[key]))
         ops = diff(actual, desired, owned_services(*configs))
         changes = describe(ops, configs, self.health, self._loop.time())
-        await self._apply(ops, changes, per_op=True)
+        failed = await self._apply(ops, changes, per_op=True)
+        self._edits.applied(desired, failed)
+        self._written |= dests_of(op for op in ops if op not in failed)
+        first_down, self._first_down = self._first_down, []
+        self._report(first_down_changes(first_down, desired, self._written, self._loop.time()))
         for run in self._fallbacks.due(self.config, self.health):
-            work = run_fallbackcommand(run.command, run.action, run.virtual, self._log)
-            self._spawn(work, f"fallbackcommand {run.action} for {virtual_id(run.virtual)}")
+            vid = virtual_id(run.virtual)
+            self._spawn(self._fallback_order.run(vid, functools.partial(
+                run_fallbackcommand, run.command, run.action, run.virtual, self._log)),
+                f"fallbackcommand {run.action} for {vid}")  # fmt: skip
         self._desired = desired
         if self._state_file is not None:
             self._state_file.publish()
@@ -314,12 +368,13 @@ class Director:
 
     async def _apply(
         self, ops: Sequence[Op], changes: Sequence[Change], *, per_op: bool = False
-    ) -> None:
-        """Apply, then log and alert. With ``per_op`` (``changes[i]`` describes ``ops[i]``)
-        a refused operation is reported as the failure it is, not as done: it is retried at
-        the next pass and reported when it succeeds, instead of logged and mailed each pass."""
+    ) -> Collection[Op]:
+        """Apply, then log and alert; the operations that failed. With ``per_op``
+        (``changes[i]`` describes ``ops[i]``) a refused operation is reported as the failure
+        it is, not as done: it is retried at the next pass and reported when it succeeds,
+        instead of logged and mailed each pass."""
         if not ops:
-            return
+            return ()
         failed: Collection[Op] = ()
         try:
             await self._backend.apply(ops)
@@ -329,8 +384,13 @@ class Director:
         except Exception as error:  # nothing is known to be applied; the next pass retries
             self._log.log(f"IPVS: {error}")
             failed = ops
+        self._observer.applied(len(ops) - len(failed), len(failed))
         if per_op:
             changes = [c for op, c in zip(ops, changes, strict=True) if op not in failed]
+        self._report(changes)
+        return failed
+
+    def _report(self, changes: Sequence[Change]) -> None:
         for change in changes:
             self._log.log(change.log)
             if change.event is not None:
@@ -364,8 +424,13 @@ class Director:
         if not task.cancelled() and (error := task.exception()) is not None:
             self.faults.director_failed(task.get_name(), error)
 
+    def snapshot(self) -> DirectorState:
+        """What the state file shows, as of now (the table of the newest pass): for `/status`."""
+        return self._snapshot()
+
     def _snapshot(self) -> DirectorState:
         return snapshot(
             self.config, self.health, self._desired, pid=os.getpid(), written_at=time.time(),
             wall_offset=time.time() - self._loop.time(), overloaded=self.overloaded,
+            by_hand=self._edits.kept.keys(),
         )  # fmt: skip

@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, bracket
-from pyldirectord.checks.combined import Combined
+from pyldirectord.checks.combined import Combined, Kind
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
 from pyldirectord.core.faults import FaultLog, fault_reason, printable
@@ -70,17 +70,19 @@ class Prober:
             name = await self._maintenance.match(target.ip, target.real_port)
             if name is not None:
                 return ProbeResult(False, "Server in maintenance", 0.0, maintenance=True)
-        result = await self._run()
+        result, kind = await self._run()
         reason = f"{result.reason} ({self.note})" if self.note else result.reason
-        return ProbeResult(result.ok, reason, result.elapsed)
+        negotiated = kind == "negotiate" and self.plan.spec.checktype == "negotiate"
+        negotiated = negotiated and not self.note  # a stand-in connect has no reply to give
+        return ProbeResult(result.ok, reason, result.elapsed, negotiated=negotiated)
 
-    async def _run(self) -> CheckResult:
+    async def _run(self) -> tuple[CheckResult, Kind]:
         if self._combined is None:
-            return await self._check(self.plan.target, self.plan.spec)
+            return await self._check(self.plan.target, self.plan.spec), "negotiate"
         kind = self._combined.next_check()
         if kind == "connect":
             result = await self._connect(self.plan.target, self._connect_spec)
         else:
             result = await self._check(self.plan.target, self.plan.spec)
         self._combined = self._combined.after(kind, result.ok)
-        return result
+        return result, kind

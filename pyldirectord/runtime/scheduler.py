@@ -108,16 +108,32 @@ class Scheduler(Generic[R]):
         self._lag = LagMonitor(self._loop.time)
         self._lag_task = self._loop.create_task(self._lag.run())
         self.inconclusive = 0  # failed results discarded because the director was late
+        self.completed = 0  # checks that ended (any verdict): the watchdog's sign of progress
+        self._due: dict[str, float] = {}  # unit -> when its current (or next) check was due
 
     @property
     def overloaded(self) -> bool:
         """The event loop woke more than OVERLOAD_LAG late within the last OVERLOAD_WINDOW."""
-        return self._lag.worst_since(self._loop.time() - OVERLOAD_WINDOW) > OVERLOAD_LAG
+        return self.lag > OVERLOAD_LAG
+
+    @property
+    def lag(self) -> float:
+        """The event loop's worst lateness (seconds) within the last OVERLOAD_WINDOW."""
+        return self._lag.worst_since(self._loop.time() - OVERLOAD_WINDOW)
+
+    def overdue(self, now: float) -> int:
+        """Units whose check is a whole interval later than even the guard allows: stuck."""
+        return sum(
+            1 for key, due in self._due.items()
+            if (unit := self._units.get(key)) is not None
+            and now > due + unit.interval + 2 * unit.timeout + self._guard_grace
+        )  # fmt: skip
 
     def update(self, units: Mapping[str, Unit[R]]) -> None:
         """Start new units, stop removed ones; a kept unit keeps its timer (reload)."""
         for key in set(self._tasks) - set(units):
             self._tasks.pop(key).cancel()
+            self._due.pop(key, None)
         new = [key for key in units if key not in self._tasks]
         self._units = dict(units)
         offsets = first_round_offsets(len(new), min((units[k].interval for k in new), default=0))
@@ -140,6 +156,7 @@ class Scheduler(Generic[R]):
 
     async def _run(self, key: str, due: float) -> None:
         while True:
+            self._due[key] = due
             delay = due - self._loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -166,6 +183,7 @@ class Scheduler(Generic[R]):
             except TimeoutError:
                 result, guard = self._on_timeout(unit.timeout), True
             finished = self._loop.time()
+        self.completed += 1
         if not result.ok and self._director_was_late(unit, started, guard):
             self.inconclusive += 1
             return

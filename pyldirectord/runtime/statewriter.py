@@ -6,12 +6,12 @@ The file's format and its reader are ``notify/statefile.py``'s, which ``status``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from pyldirectord.config.model import Config, virtual_id
 from pyldirectord.core.desired import HealthKey, health_key, service_dest, service_key
 from pyldirectord.core.health import RealHealth
-from pyldirectord.core.table import IpvsTable
+from pyldirectord.core.table import DestKey, IpvsTable, ServiceKey
 from pyldirectord.notify.log import Log
 from pyldirectord.notify.statefile import DirectorState, RealState, VirtualState, write_state
 
@@ -23,9 +23,11 @@ WRITE_EVERY = 1.0
 def snapshot(
     config: Config, health: Mapping[HealthKey, RealHealth], desired: IpvsTable, *, pid: int,
     written_at: float, wall_offset: float, overloaded: bool,
+    by_hand: Collection[tuple[ServiceKey, DestKey]] = (),
 ) -> DirectorState:  # fmt: skip
     """The state of every configured real: its health, and its weight in ``desired`` (0 when
-    absent). ``wall_offset`` turns the director's loop clock into Unix time."""
+    absent). ``wall_offset`` turns the director's loop clock into Unix time. ``by_hand``: the
+    reals whose entry is an operator's edit the director keeps (core/overrides.py)."""
     virtuals = []
     for virtual in config.virtuals:
         key = service_key(virtual)
@@ -36,7 +38,9 @@ def snapshot(
             live = desired.reals(key).get(dest)
             when = None if seen.last_check is None else seen.last_check + wall_offset
             weight = 0 if live is None else live.weight
-            reals.append(RealState(str(dest), seen.state.value, weight, when, seen.reason))
+            reals.append(RealState(str(dest), seen.state.value, weight, when, seen.reason,
+                                   by_hand=(key, dest) in by_hand,
+                                   latency=seen.latency))  # fmt: skip
         virtuals.append(VirtualState(virtual_id(virtual), tuple(reals)))
     return DirectorState(pid, config.path, written_at, tuple(virtuals), overloaded)
 

@@ -171,6 +171,7 @@ async def test_a_burst_is_one_message_and_stop_purges_are_sent_at_close(smtpd: S
     assert first.content.count("Log-Message: [web] Deleted real server: ") == 3
     assert "Subject: [web] Purged real server (stop): 10.0.0.4:80 (192.0.2.1:80)\n" in last.content
     assert "Daemon-Status: stopping\n" in last.content
+    assert (m.sent, m.dropped) == (2, 0)  # what /metrics reports as pyldirectord_mails_total
 
 
 async def test_starttls_is_used_when_offered() -> None:
@@ -209,6 +210,7 @@ async def test_smtp_down_is_logged_and_never_blocks_the_caller() -> None:
     lines = out.getvalue().splitlines()
     assert lines.count("failed to send SMTP email message") == 1  # one batch, one message
     assert any(line.endswith("(attempts: 3)") for line in lines)
+    assert (m.sent, m.dropped) == (0, 1)
 
 
 async def test_a_silent_server_times_out_within_the_bound() -> None:

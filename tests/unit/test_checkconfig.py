@@ -14,6 +14,7 @@ from pyldirectord.cli.checkconfig import Environment, environment_warnings, find
 from pyldirectord.cli.lifecycle import EXIT_USAGE
 from pyldirectord.cli.main import main
 from pyldirectord.config.parser import parse
+from pyldirectord.runtime.preflight import HostFacts
 
 GOOD = "virtual=127.0.0.1:80\n\treal=127.0.0.2:80 gate\n\tchecktype=connect\n"
 
@@ -39,7 +40,7 @@ def test_invalid_config_is_file_line_error_and_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, GOOD + "\tchecktype=bogus\n")
-    assert main(["-t", str(path)]) == 1
+    assert main(["--check-config", str(path)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(f"{path}:4: error: checktype must be ")
@@ -49,7 +50,7 @@ def test_unknown_command_is_shown_on_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, "bogus=1\n")
-    assert main(["-t", str(path)]) == 1
+    assert main(["--check-config", str(path)]) == 1
     assert capsys.readouterr().err == f"{path}:1: error: Unknown command bogus=1\n"
 
 
@@ -83,7 +84,7 @@ def test_default_config_name_and_search_order(
 
 def test_usage_errors_fall_back_to_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--check-config", "a.cf", "b.cf"]) == EXIT_USAGE
-    assert main(["-t", "--bogus"]) == EXIT_USAGE
+    assert main(["--check-config", "--bogus"]) == EXIT_USAGE
 
 
 def test_warnings_never_change_the_exit_code(
@@ -91,7 +92,7 @@ def test_warnings_never_change_the_exit_code(
 ) -> None:
     path = write(tmp_path, "checkcount=2\nfork=yes\nrisecount=2\n" + GOOD
                  + "\tchecktype=connect2\n\treal=127.0.0.3:80 gate 1 u:9 l:2\n")  # fmt: skip
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     err = capsys.readouterr().err
     assert f"{path}:1: warning: checkcount option is deprecated" in err
     assert f"{path}:2: warning: fork=yes" in err
@@ -103,12 +104,12 @@ def test_warnings_never_change_the_exit_code(
 
 def test_extension_in_a_block_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, GOOD + "\trisecount=2\n")
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert f"{path}:4: warning: risecount is a pyldirectord extension" in capsys.readouterr().err
 
 
-ENV_OK = Environment(expire_quiescent_template=1, ip_forward=1, gc_thresh3=1024,
-                     world_readable=False)  # fmt: skip
+ENV_OK = Environment(world_readable=False, host=HostFacts(
+    expire_quiescent_template=1, ip_forward=1, gc_thresh3=1024))  # fmt: skip
 
 
 def test_environment_warnings() -> None:
@@ -116,8 +117,8 @@ def test_environment_warnings() -> None:
             '\tpasswd="x"\n\tservice=mysql\n')  # fmt: skip
     config = parse(text, "x.cf", hostname="h")
     assert environment_warnings(config, ENV_OK) == []
-    bad = Environment(expire_quiescent_template=None, ip_forward=0, gc_thresh3=0,
-                      world_readable=True)  # fmt: skip
+    bad = Environment(world_readable=True, host=HostFacts(
+        expire_quiescent_template=None, ip_forward=0, gc_thresh3=0))  # fmt: skip
     messages = {(w.line, w.message.split(":")[0].split(",")[0]) for w in
                 environment_warnings(config, bad)}  # fmt: skip
     assert messages == {
@@ -133,10 +134,10 @@ def test_world_readable_passwd_is_read_from_the_file_mode(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, GOOD + '\tpasswd="secret"\n', mode=0o644)
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert "world-readable" in capsys.readouterr().err
     path.chmod(0o600)
-    assert main(["-t", str(path)]) == 0
+    assert main(["--check-config", str(path)]) == 0
     assert "world-readable" not in capsys.readouterr().err
 
 

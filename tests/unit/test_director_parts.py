@@ -24,12 +24,24 @@ def up(at: float | None = None) -> RealHealth:
 
 
 def test_monitorfile_lines_follow_the_reference() -> None:
-    assert monitor_entry("negotiate", True, "200 OK") == ("up", "-")
-    assert monitor_entry("connect", False, "refused") == ("down", "refused")
-    assert monitor_entry("ping", True, "") == ("up", "-")
-    assert monitor_entry("ping", False, "no reply") is None
-    assert monitor_entry("on", True, "") is None
-    assert monitor_entry("external-perl", False, "exit 1") is None
+    # The message is the one the reference's check passes (issue 13): the HTTP family its
+    # status line either way, LDAP and DNS "Success"; every other check none (written "-").
+    assert monitor_entry("negotiate", "http", True, "200 OK", negotiated=True) == ("up", "200 OK")
+    assert monitor_entry("negotiate", "https", False, "503 Service Unavailable",
+                         negotiated=True) == ("down", "503 Service Unavailable")  # fmt: skip
+    assert monitor_entry("negotiate", "dns", True, "resolved", negotiated=True) == (
+        "up", "Success")  # fmt: skip
+    assert monitor_entry("negotiate", "ldap", False, "Bind failed", negotiated=True) == (
+        "down", "Bind failed")  # fmt: skip
+    assert monitor_entry("negotiate", "smtp", True, "220 ready", negotiated=True) == ("up", None)
+    assert monitor_entry("combined", "http", True, "connected") == ("up", None)  # connect half
+    assert monitor_entry("connect", "none", False, "refused") == ("down", None)
+    assert monitor_entry("connect", "none", False, "x", maintenance=True) == (
+        "down", "Server in maintenance")  # fmt: skip
+    assert monitor_entry("ping", "none", True, "") == ("up", None)
+    assert monitor_entry("ping", "none", False, "no reply") is None
+    assert monitor_entry("on", "none", True, "") is None
+    assert monitor_entry("external-perl", "none", False, "exit 1") is None
 
 
 def test_fallbackcommand_runs_once_per_change() -> None:

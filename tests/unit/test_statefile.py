@@ -67,3 +67,15 @@ def test_table_never_says_stopped_or_running() -> None:
     text = render_table(STATE, NOW).lower()
     assert "stopped" not in text and "running" not in text
     assert "[s]topped" in text and "not [r]unning" in text
+
+
+def test_a_real_edited_by_hand_says_so_in_the_table_and_the_file() -> None:
+    drained = RealState("10.0.0.3:80", "up", 0, NOW - 1, "200 OK", by_hand=True)
+    weighted = RealState("10.0.0.4:80", "up", 2, NOW - 1, "200 OK", by_hand=True)
+    virtual = VirtualState("tcp:192.0.2.1:80", (drained, weighted))
+    state = DirectorState(4242, "x.cf", NOW, (virtual,))
+    assert from_json(to_json(state)) == state
+    rows = render_table(state, NOW).splitlines()
+    assert "up, drained by hand" in rows[1] and "up, weight set by hand" in rows[2]
+    old = to_json(STATE).replace(', "by_hand": false', "")  # a file of an older daemon
+    assert from_json(old) == STATE

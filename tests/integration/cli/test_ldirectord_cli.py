@@ -45,6 +45,8 @@ def test_usage_on_stdout_exit_255(rig: Rig, args: tuple[str, ...]) -> None:
         (("-dx", "start"), "Unknown option: x\n"),
         (("--debugx", "start"), "Unknown option: debugx\n"),
         (("--deb", "start"), "Unknown option: deb\n"),  # no_auto_abbrev
+        # pyldirectord's own tools have long names only: -t is the reference's unknown option.
+        (("-t", "x.cf"), "Unknown option: t\n"),
         (("-debug", "start"), "Unknown option: e\nUnknown option: b\nUnknown option: u\n"
                               "Unknown option: g\n"),  # bundling: -d -e -b -u -g
     ],

@@ -117,7 +117,11 @@ async def test_start_programs_healthy_reals_without_churn(servers: list[Backend]
     assert ops == [f"-A -t {VIP}:80 -s rr", f"-a -t {VIP}:80 -r {live} -m -w 2"]
     assert "Added virtual server: 192.0.2.80:80" in sink.lines
     assert f"Added real server: {live} (192.0.2.80:80) (Weight set to 2)" in sink.lines
-    assert [e.kind for e in events] == ["added", "purged-stop"]
+    # The dead real is never added (no churn), but it gets the line and mail the reference's
+    # start-up gives it (issue 13: reals down at start are logged as the reference does).
+    dead = f"127.0.0.12:{servers[1].port}"
+    assert f"Deleted real server: {dead} (192.0.2.80:80)" in sink.lines
+    assert [e.kind for e in events] == ["added", "deleted", "purged-stop"]
 
 
 async def test_a_dying_real_is_quiesced_and_comes_back(servers: list[Backend]) -> None:

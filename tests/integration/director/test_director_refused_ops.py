@@ -13,6 +13,7 @@ from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.ipvsops import AddDest, Failure, IpvsApplyError, Op
+from pyldirectord.core.observer import Transition
 from pyldirectord.notify.log import Log
 from pyldirectord.runtime.director import Director
 
@@ -42,10 +43,29 @@ def config() -> Config:
     return Config(path="refused.cf", globals=Globals(checkinterval=1), virtuals=(virtual,))
 
 
+class Counted:
+    """An observer that keeps what /metrics counts as IPVS operations applied and refused."""
+
+    def __init__(self) -> None:
+        self.ops_applied = self.ops_refused = 0
+
+    def checked(self, check: str, ok: bool, elapsed: float) -> None:
+        pass
+
+    def transition(self, transition: Transition) -> None:
+        pass
+
+    def applied(self, applied: int, refused: int) -> None:
+        self.ops_applied += applied
+        self.ops_refused += refused
+
+
 async def test_a_refused_add_is_logged_as_failed_at_each_pass_and_never_as_done() -> None:
     memory, sink, events = RefusingTable(), ListSink(), list[RealEvent]()
+    counted = Counted()
     async with Checkers() as checkers:
-        director = Director(config(), memory, checkers, Log(sink), notify=events.append)
+        director = Director(config(), memory, checkers, Log(sink), notify=events.append,
+                            observer=counted)  # fmt: skip
         await director.start()
         for _ in range(3):
             await director.reconcile()
@@ -58,3 +78,6 @@ async def test_a_refused_add_is_logged_as_failed_at_each_pass_and_never_as_done(
         f"Added real server: {GOOD}:80 (192.0.2.70:80) (Weight set to 1)"
     ]
     assert [(e.kind, e.host) for e in events] == [("added", GOOD), ("purged-stop", GOOD)]
+    # start: the service and the good real; the refused add at start and at each pass after
+    assert counted.ops_applied == len(memory.ops)  # the table saw exactly the applied ones
+    assert counted.ops_refused >= 4
