@@ -1,7 +1,9 @@
 """Check-side data types: what a check is asked (Target, CheckSpec) and what it answers.
 
 A check never raises for a server's failure: refused, reset, timeout, TLS error, bad status,
-regex miss all come back as ``CheckResult(ok=False, reason=...)``. Only programming errors raise.
+regex miss all come back as ``CheckResult(ok=False, reason=...)``. Whatever still raises (a
+library's error on a reply nobody foresaw) is caught by the prober, the one layer every check
+passes through, and becomes that check's DOWN verdict (docs/design.md, "Containment").
 These types are plain values with no config imports, so the director maps its Config onto them.
 """
 

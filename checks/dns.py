@@ -8,8 +8,6 @@ never matches and an empty receive is always down, as in the reference.
 
 from __future__ import annotations
 
-import re
-
 import dns.asyncquery
 import dns.exception
 import dns.message
@@ -27,6 +25,8 @@ from pyldirectord.checks.base import (
     is_ip_literal,
     strip_slash,
 )
+from pyldirectord.checks.receive import search_text
+from pyldirectord.config.receive import ReceiveError, compile_text
 
 
 def make_query(request: str) -> dns.message.Message:
@@ -43,19 +43,23 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
 async def _ask(target: Target, spec: CheckSpec) -> Outcome:
     try:
         query = make_query(spec.request)
-        pattern = re.compile(spec.receive)
+        compile_text(spec.receive)
         if spec.protocol == "tcp":
             response = await dns.asyncquery.tcp(query, target.ip, port=target.port)
         else:
             response = await dns.asyncquery.udp(query, target.ip, port=target.port)
-    except re.error:
-        return False, f"invalid receive regex {spec.receive!r}"
+    except ReceiveError as err:
+        return False, str(err)
     except dns.exception.DNSException as err:
         return False, f"DNS error: {err}"
     answers = answer_texts(response)
     if not answers:
         return False, f"no answer ({dns.rcode.to_text(response.rcode())})"
-    if spec.receive and any(pattern.search(text) for text in answers):
+    try:
+        matched = bool(spec.receive) and await search_text(spec.receive, *answers)
+    except ReceiveError as err:
+        return False, str(err)
+    if matched:
         return True, "Success"
     return False, f"Response mismatch: {', '.join(answers[:5])}"
 

@@ -2,8 +2,10 @@
 
 The command is executed directly, never through a shell (a checkcommand with spaces is one file
 name, as in the reference). It runs in its own session so that on timeout the whole process
-group is killed: SIGTERM, then SIGKILL after a grace, and nothing is left behind. Death by a
-signal is down (the reference read it as up).
+group is killed: SIGTERM, then SIGKILL after a grace, and nothing is left behind. When the
+command exits in time its group is killed as well: a check that leaves a background child
+behind would otherwise leak one process per interval. Death by a signal is down (the
+reference read it as up); realtime signals, which have no name, are named SIGRTMIN+N.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ async def run_command(argv: list[str], timeout: float, grace: float) -> Outcome:
         await _terminate_group(process, grace)
         return False, f"timeout after {timeout:g}s, process group killed"
     finally:
-        if process.returncode is None:  # cancelled by the caller: leave nothing running
-            _signal_group(process.pid, signal.SIGKILL)
+        # Whether it exited, timed out or we were cancelled: nothing of the check may stay
+        # running. The group's id cannot be reused while any member of it is alive.
+        _signal_group(process.pid, signal.SIGKILL)
     return exit_outcome(code)
 
 
@@ -77,8 +80,18 @@ def exit_outcome(code: int) -> Outcome:
     if code == 0:
         return True, "exit status 0"
     if code < 0:
-        return False, f"killed by signal {signal.Signals(-code).name}"
+        return False, f"killed by signal {signal_name(-code)}"
     return False, f"exit status {code}"
+
+
+def signal_name(number: int) -> str:
+    """``SIGTERM``; a realtime signal, which ``signal.Signals`` cannot name, ``SIGRTMIN+6``."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"signal {number}"
 
 
 async def _terminate_group(process: asyncio.subprocess.Process, grace: float) -> None:

@@ -11,8 +11,6 @@ with its reason (Net::FTP's errors were ignored and the empty download matched a
 
 from __future__ import annotations
 
-import re
-
 import aioftp
 
 from pyldirectord.checks.base import (
@@ -23,6 +21,8 @@ from pyldirectord.checks.base import (
     bounded,
     read_bounded,
 )
+from pyldirectord.checks.receive import search_bytes
+from pyldirectord.config.receive import ReceiveError, compile_bytes
 
 ANONYMOUS = ("anonymous", "-anonymous@")  # Net::FTP's login() with no user
 
@@ -33,9 +33,9 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
 
 async def _retrieve(target: Target, spec: CheckSpec) -> Outcome:
     try:
-        pattern = re.compile(spec.receive.encode("utf-8", "surrogateescape"))
-    except re.error:
-        return False, f"invalid receive regex {spec.receive!r}"
+        compile_bytes(spec.receive)  # a bad pattern is down before any I/O
+    except ReceiveError as err:
+        return False, str(err)
     login, passwd = (spec.login, spec.passwd) if spec.login else ANONYMOUS
     timeout = spec.negotiatetimeout
     client = aioftp.Client(socket_timeout=timeout, connection_timeout=timeout,
@@ -56,7 +56,11 @@ async def _retrieve(target: Target, spec: CheckSpec) -> Outcome:
         return False, f"FTP: {type(err).__name__}: {err}"
     finally:
         client.close()
-    if pattern.search(data):
+    try:
+        matched = await search_bytes(spec.receive, data)
+    except ReceiveError as err:
+        return False, str(err)
+    if matched:
         return True, f"retrieved {spec.request}, receive matched"
     return False, f"receive {spec.receive!r} not found in {spec.request} ({len(data)} bytes)"
 

@@ -7,7 +7,6 @@ connector, so thousands of reals cost one session. Each check still opens its ow
 
 from __future__ import annotations
 
-import re
 import ssl
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +23,8 @@ from pyldirectord.checks.base import (
     read_bounded,
     strip_slash,
 )
+from pyldirectord.checks.receive import search_bytes
+from pyldirectord.config.receive import ReceiveError
 
 # LWP::UserAgent's defaults: it follows redirects of GET and HEAD, at most 7, to any host.
 MAX_REDIRECTS = 7
@@ -44,15 +45,6 @@ def build_url(target: Target, spec: CheckSpec) -> str:
 def host_header(target: Target, spec: CheckSpec) -> str:
     """``virtualhost`` else the real's IP: no port, IPv6 bracketed (the reference's choice)."""
     return spec.virtualhost or target.host
-
-
-def body_matches(receive: str, body: bytes) -> bool | None:
-    """Unanchored search of the raw body; None when the regex does not compile."""
-    try:
-        pattern = re.compile(receive.encode("utf-8", "surrogateescape"))
-    except re.error:
-        return None
-    return pattern.search(body) is not None
 
 
 class HttpChecker:
@@ -113,12 +105,20 @@ class HttpChecker:
                 status, reason, location, body = await self._fetch(url, spec, headers, proxy, sni)
             except aiohttp.ClientError as err:
                 return False, failure_reason(url, err)
+            except ValueError as err:
+                # A URL aiohttp cannot request: a host that is no valid IDNA name (``a..b``,
+                # UnicodeError) and the like, typically from a server's Location header.
+                return False, f"500 cannot request {url!r}: {err}"
             if status not in REDIRECT_STATUSES or not location:
-                return judge(status, reason, body, spec)
+                return await judge(status, reason, body, spec)
             if hop == MAX_REDIRECTS:
                 return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
+            try:
+                next_url = urljoin(url, location)
+            except ValueError as err:  # e.g. ``http://[::1``: Invalid IPv6 URL
+                return False, f"{status} {reason}, but Location {location!r} is invalid: {err}"
             # LWP drops the explicit Host header on a redirect; the virtualhost SNI goes too.
-            url, headers, sni = urljoin(url, location), {}, None
+            url, headers, sni = next_url, {}, None
         raise AssertionError("unreachable: the loop returns on its last hop")
 
     async def _fetch(
@@ -145,7 +145,7 @@ class HttpChecker:
             return response.status, response.reason or "", location, body
 
 
-def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
+async def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
     """Up iff 2xx and (receive empty or it matches the bounded raw body)."""
     line = f"{status} {reason}".strip()
     if not 200 <= status < 300:
@@ -155,9 +155,10 @@ def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
     if spec.httpmethod == "HEAD":
         # The reference: a HEAD check with a receive string is always down (no body).
         return False, f"{line}, but HEAD returns no body to match receive"
-    matched = body_matches(spec.receive, body)
-    if matched is None:
-        return False, f"invalid receive regex {spec.receive!r}"
+    try:
+        matched = await search_bytes(spec.receive, body)
+    except ReceiveError as err:
+        return False, str(err)
     if not matched:
         return False, f"{line}, but receive {spec.receive!r} not found in the body"
     return True, line

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import socket
 import ssl
 from typing import Any
 
 import ldap3
 import ldap3.core.exceptions
+import regex
 
 from pyldirectord.checks.base import (
     BODY_LIMIT,
@@ -29,6 +29,8 @@ from pyldirectord.checks.base import (
     strip_slash,
 )
 from pyldirectord.checks.blocking import in_thread, library_timeout
+from pyldirectord.checks.receive import MATCH_TIMEOUT
+from pyldirectord.config.receive import ReceiveError, compile_text, quoted
 
 
 class ReplyTooLarge(OSError):
@@ -58,9 +60,9 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
 
 def session(target: Target, spec: CheckSpec) -> Outcome:
     try:
-        pattern = re.compile(spec.receive)
-    except re.error:
-        return False, f"invalid receive regex {spec.receive!r}"
+        pattern = compile_text(spec.receive)
+    except ReceiveError as err:
+        return False, str(err)
     timeout = library_timeout(spec.negotiatetimeout, spec.checktimeout)
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if spec.verify_tls else ssl.CERT_NONE)
     server = ldap3.Server(target.ip, port=target.port, use_ssl=spec.service == "ldaps",
@@ -77,7 +79,7 @@ def session(target: Target, spec: CheckSpec) -> Outcome:
             connection.unbind()
 
 
-def _bind_and_search(connection: ldap3.Connection, spec: CheckSpec, pattern: re.Pattern[str]
+def _bind_and_search(connection: ldap3.Connection, spec: CheckSpec, pattern: regex.Pattern[str]
                      ) -> Outcome:  # fmt: skip
     try:
         connection.open()
@@ -97,6 +99,11 @@ def _bind_and_search(connection: ldap3.Connection, spec: CheckSpec, pattern: re.
     entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
     if len(entries) != 1:
         return False, "No answer received"
-    if spec.receive and not pattern.search(str(entries[0].get("dn", ""))):
+    try:
+        # This runs in a worker thread: the match may take the whole bound, never the loop.
+        matched = pattern.search(str(entries[0].get("dn", "")), timeout=MATCH_TIMEOUT)
+    except TimeoutError:
+        return False, f"receive {quoted(spec.receive)} ran over {MATCH_TIMEOUT:g}s (too costly)"
+    if spec.receive and matched is None:
         return False, "Response mismatch"
     return True, "Success"

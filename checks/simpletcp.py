@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 
 from pyldirectord.checks import datagram
 from pyldirectord.checks.base import (
@@ -21,6 +20,8 @@ from pyldirectord.checks.base import (
     bounded,
     read_bounded,
 )
+from pyldirectord.checks.receive import search_bytes, search_bytes_now
+from pyldirectord.config.receive import ReceiveError, compile_bytes
 
 
 def payload(request: str) -> bytes:
@@ -34,12 +35,12 @@ async def check(target: Target, spec: CheckSpec) -> CheckResult:
 
 async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
     try:
-        pattern = re.compile(spec.receive.encode("utf-8", "surrogateescape"))
-    except re.error:
-        return False, f"invalid receive regex {spec.receive!r}"
+        compile_bytes(spec.receive)
+    except ReceiveError as err:
+        return False, str(err)
     if spec.protocol == "udp":
         return await datagram.exchange(
-            target, lambda local: payload(spec.request), lambda reply: _match(pattern, reply)
+            target, lambda local: payload(spec.request), lambda reply: _judge(spec.receive, reply)
         )
     reader, writer = await asyncio.open_connection(target.ip, target.port)
     try:
@@ -53,16 +54,21 @@ async def _exchange(target: Target, spec: CheckSpec) -> Outcome:
             await writer.wait_closed()
     lines = reply.splitlines()
     # An empty receive matches any line (the reference reused Perl's last successful pattern).
-    if any(pattern.search(line) for line in lines):
+    try:
+        matched = await search_bytes(spec.receive, *lines)
+    except ReceiveError as err:
+        return False, str(err)
+    if matched:
         return True, "receive matched"
     if not lines:
         return False, "no reply"
     return False, f"receive {spec.receive!r} not found in {len(lines)} line(s)"
 
 
-
-def _match(pattern: re.Pattern[bytes], reply: bytes) -> Outcome | None:
+def _judge(receive: str, reply: bytes) -> Outcome | None:
     """One reply datagram: up if a line matches, else keep waiting (None)."""
-    if any(pattern.search(line) for line in reply.splitlines()):
-        return True, "receive matched"
-    return None
+    try:
+        matched = search_bytes_now(receive, *reply.splitlines())
+    except ReceiveError as err:
+        return False, str(err)
+    return (True, "receive matched") if matched else None

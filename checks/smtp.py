@@ -36,10 +36,14 @@ async def _session(target: Target, spec: CheckSpec) -> Outcome:
         return False, _reason(err)
     finally:
         client.close()
-    return True, f"{greeting.code} {greeting.message.splitlines()[0]}".strip()
+    # A bare "220" greeting has no text at all: the code alone is the reason.
+    first_line = next(iter(greeting.message.splitlines()), "")
+    return True, f"{greeting.code} {first_line}".strip()
 
 
 def _reason(err: aiosmtplib.SMTPException) -> str:
-    if isinstance(err, aiosmtplib.SMTPResponseException):
+    if isinstance(err, aiosmtplib.SMTPResponseException) and err.code >= 0:
         return f"SMTP {err.code} {err.message}"
+    if isinstance(err, aiosmtplib.SMTPResponseException):  # aiosmtplib's own verdict, code -1
+        return f"SMTP: {err.message}"
     return f"SMTP: {err}"

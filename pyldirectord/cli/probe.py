@@ -23,6 +23,7 @@ from pyldirectord.cli.checkconfig import DEFAULT_CONFIG, load_reporting
 from pyldirectord.config.model import Config, bracketed, check_name, real_id, virtual_id
 from pyldirectord.core.checkplan import CheckPlan, bound_of, check_plans
 from pyldirectord.core.health import ProbeResult
+from pyldirectord.runtime import fdlimit
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.runtime.prober import Prober, timed_out
 
@@ -47,10 +48,11 @@ class ProbeLine:
 
 
 async def run_plans(
-    plans: Sequence[CheckPlan], checkers: Checkers, maintenance: MaintenanceDir | None
-) -> dict[str, ProbeResult]:
+    plans: Sequence[CheckPlan], checkers: Checkers, maintenance: MaintenanceDir | None,
+    concurrency: int = CONCURRENCY,
+) -> dict[str, ProbeResult]:  # fmt: skip
     """Each plan's one check, all concurrently; a check that overruns its bound is down."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+    gate = asyncio.Semaphore(concurrency)
 
     async def one(plan: CheckPlan) -> ProbeResult:
         prober = Prober(plan, checkers, maintenance)
@@ -67,12 +69,12 @@ async def run_plans(
     return {plan.key: result for plan, result in zip(plans, results, strict=True)}
 
 
-async def probe(config: Config) -> list[ProbeLine]:
+async def probe(config: Config, concurrency: int = CONCURRENCY) -> list[ProbeLine]:
     plans = check_plans(config)
     directory = config.globals.maintenancedir
     maintenance = MaintenanceDir(directory, ReverseNameCache()) if directory else None
     async with Checkers() as checkers:
-        results = await run_plans(list(plans.values()), checkers, maintenance)
+        results = await run_plans(list(plans.values()), checkers, maintenance, concurrency)
     lines = []
     for virtual in config.virtuals:
         for real in virtual.reals:
@@ -103,7 +105,12 @@ def main(args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
     config = load_reporting(args[0] if args else DEFAULT_CONFIG, err)
     if config is None:
         return EXIT_INVALID
-    lines = asyncio.run(probe(config))
+    try:
+        limits = fdlimit.prepare(CONCURRENCY)  # a low open files limit queues checks
+    except fdlimit.FdLimitError as error:
+        err.write(f"{error}\n")
+        return EXIT_INVALID
+    lines = asyncio.run(probe(config, limits.concurrency))
     out.write(render(lines))
     out.flush()
     return EXIT_ALL_UP if all(line.result.ok for line in lines) else EXIT_NOT_ALL_UP

@@ -32,6 +32,7 @@ from pyldirectord.config.model import (
     virtual_id,
 )
 from pyldirectord.config.parser import parse_bytes
+from pyldirectord.config.patterns import check_receive_patterns
 
 MAX_RANGE = 65536  # reals from one A->B line; the reference has no limit (and a loop bug)
 
@@ -146,7 +147,9 @@ def parse_and_resolve(
             resolve(error.partial, lookups=lookups, file_check=file_check,
                     open_virtual=error.open_virtual)  # fmt: skip
         raise
-    return resolve(config, lookups=lookups, file_check=file_check)
+    resolved = resolve(config, lookups=lookups, file_check=file_check)
+    check_receive_patterns(resolved, data)  # after every error the reference itself reports
+    return resolved
 
 
 @dataclass

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pyldirectord.core.faults import printable
+
 SCHEMA_VERSION = 1
 
 
@@ -164,8 +166,9 @@ def render_table(state: DirectorState, now: float) -> str:
         if not virtual.reals:
             rows.append((virtual.virtual, "-", "-", "-", "-", "no real servers"))
         for real in virtual.reals:
+            # A server's words, escaped again here: the file may predate the escaping.
             rows.append((virtual.virtual, real.real, _state_words(real), str(real.weight),
-                         _when(real.last_check, now), real.reason))  # fmt: skip
+                         _when(real.last_check, now), printable(real.reason)))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5]
              for row in rows]  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
+from pyldirectord.core.faults import FaultLog
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.subinstances import SubInstances
 
@@ -88,15 +89,26 @@ class AsyncRunner:
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         director = await self._build(self.context)
-        await director.start()
-        await asyncio.to_thread(self._sub_instances().run, "start")
-        while not self._stop_requested:
-            if self._reload_requested:
-                self._reload_requested = False
-                await self._reload(director)
-                continue
-            await self._wake.wait()
-            self._wake.clear()
+        try:
+            await director.start()
+            await asyncio.to_thread(self._sub_instances().run, "start")
+            while not self._stop_requested:
+                if self._reload_requested:
+                    self._reload_requested = False
+                    await self._reload(director)
+                    continue
+                await self._wake.wait()
+                self._wake.clear()
+        except Exception as error:
+            # A bug of the director's own: logged with its traceback, then the same cleanup
+            # as a stop, and the daemon exits non-zero (lifecycle.serve), never silently.
+            faults = FaultLog(self.context.log)
+            faults.director_failed("the director", error, "it cleans up and exits")
+            try:
+                await director.stop()
+            except Exception as cleanup_error:
+                faults.director_failed("the director's cleanup", cleanup_error, "it exits")
+            raise
         # The reference stops its execute= instances first, then cleans its own table.
         await asyncio.to_thread(self._sub_instances().run, "stop")
         await director.stop()

@@ -22,7 +22,7 @@ from pyldirectord.notify.log import Log, LogOpenError, make_sink
 from pyldirectord.notify.mailer import Mailer
 from pyldirectord.notify.observability import Observability
 from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
-from pyldirectord.runtime import preflight
+from pyldirectord.runtime import fdlimit, preflight
 from pyldirectord.runtime.asyncrunner import AsyncRunner
 from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.context import DirectorContext
@@ -30,6 +30,7 @@ from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.watch import ConfigWatcher
 
 CALLBACK_TIMEOUT = 60.0
+CONCURRENCY = 1000  # checks in flight at most, if the open files limit allows (fdlimit)
 IPVS_PROC = kmod.IPVS_PROC
 MODPROBE = kmod.Modprobe()
 
@@ -61,9 +62,10 @@ class DirectorService:
 
     def __init__(
         self, context: DirectorContext, autoreload: Callable[[], None],
-        systemd: SystemdNotifier | None = None,
+        systemd: SystemdNotifier | None = None, limits: fdlimit.Limits | None = None,
     ) -> None:  # fmt: skip
         self._context = context
+        self._limits = limits or fdlimit.Limits(0, CONCURRENCY, short=False)  # 0: not set
         self._systemd = systemd
         self._watchdog: CheckWatchdog | None = None
         self._autoreload = autoreload
@@ -83,12 +85,14 @@ class DirectorService:
         config = self._context.config
         for warning in preflight.warnings(config, preflight.read_facts()):
             self._log.log(preflight.log_line(warning))
+        if self._limits.short:
+            self._log.log(fdlimit.short_warning(self._limits))
         self._observability = Observability(self._log)
         self._observability.configure(config)
         self._director = Director(
             config, self._backend, self._checkers, self._log,
             notify=self._mailer.notify, state_path=self._context.state_file,
-            observer=self._observability.observers,
+            observer=self._observability.observers, concurrency=self._limits.concurrency,
         )  # fmt: skip
         await self._director.start()
         await self._observability.serve(config, self._director, self._mailer)
@@ -196,6 +200,8 @@ class DirectorService:
                 subprocess.run(["/bin/sh", "-c", line], timeout=CALLBACK_TIMEOUT, check=False)
             except subprocess.TimeoutExpired:
                 self._log.log(f"callback timed out after {CALLBACK_TIMEOUT:g}s: {line}")
+            except OSError as error:  # a task nobody awaits: say it here, or it is lost
+                self._log.log(f"callback failed: {line}: {error}")
 
         await asyncio.to_thread(run)
 
@@ -204,7 +210,7 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     """``lifecycle.Hooks.make_director`` for production: the kernel's table over netlink."""
 
     async def build(built_for: DirectorContext) -> DirectorService:
-        return DirectorService(built_for, runner.request_autoreload, systemd)
+        return DirectorService(built_for, runner.request_autoreload, systemd, limits)
 
     # Loaded (as ipvsadm would) and checked here, before the daemon reports ready, so that
     # `start` prints why it cannot run and exits 1 instead of the daemon dying unseen.
@@ -216,6 +222,7 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     if warning is not None:
         context.log(warning)
     asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
+    limits = fdlimit.prepare(CONCURRENCY)  # FdLimitError: `start` says what to raise
     # Before the daemon reports ready, so before `start` (systemd's main process) exits: from
     # here systemd watches this process (NotifyAccess=all in contrib/systemd).
     systemd = SystemdNotifier.from_environ(os.environ)

@@ -4,6 +4,11 @@ Glue only: every decision is a pure function elsewhere (health.observe, desired_
 changes.describe); this module owns the order of things and the tasks that do I/O. All kernel
 changes go through one lock, so a reload, a stop and the check results never interleave
 their operations.
+
+Nothing here dies silently (docs/design.md, "Containment"): a check that raises is DOWN
+(prober), a fault in a real's round is logged and its timer carries on (scheduler), the
+reconcile loop is restarted after a fault, and a one-shot task's fault is logged; each with
+its traceback, once per place and error type (faults.FaultLog).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from pyldirectord.core.desired import (
     service_key,
 )
 from pyldirectord.core.events import RealEvent
+from pyldirectord.core.faults import FaultLog
 from pyldirectord.core.health import Outcome, Policy, ProbeResult, RealHealth, State, observe
 from pyldirectord.core.ipvsops import DeleteService, IpvsApplyError, Op
 from pyldirectord.core.observer import Observer, Observers, Transition, check_label
@@ -100,6 +106,10 @@ class TableBackend(Protocol):
 # batch up; a small farm's pass takes milliseconds, so its changes still apply at once.
 RECONCILE_REST = 3.0
 RECONCILE_REST_MAX = 2.0
+# A background loop that failed is restarted after this long, doubled on each failure in a
+# row up to RESTART_MAX, so a fault that repeats cannot spin the CPU or flood the log.
+RESTART_DELAY = 1.0
+RESTART_MAX = 60.0
 
 
 class Director:
@@ -122,7 +132,10 @@ class Director:
         self._log = log
         self._notify = notify or (lambda _event: None)
         self._loop = asyncio.get_running_loop()
-        self._scheduler = Scheduler[ProbeResult](self._on_result, timed_out, concurrency)
+        self.faults = FaultLog(log.log)
+        self._scheduler = Scheduler[ProbeResult](
+            self._on_result, timed_out, concurrency, on_error=self._round_failed
+        )
         self._plans: dict[str, CheckPlan] = {}
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
@@ -165,7 +178,8 @@ class Director:
         except TimeoutError:
             pass
         await self.reconcile()
-        self._spawn(self._reconcile_loop())
+        loop_name = "the reconcile loop"
+        self._spawn(self._supervised(loop_name, self._reconcile_loop), loop_name)
 
     async def reload(self, new: Config) -> None:
         """Swap to a config that parsed and resolved: health carried by (virtual, real).
@@ -262,7 +276,7 @@ class Director:
         }
         units = {}
         for key, plan in self._plans.items():
-            prober = Prober(plan, self._checkers, self._maintenance)
+            prober = Prober(plan, self._checkers, self._maintenance, self.faults)
             if prober.note:
                 self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
             units[key] = Unit(key, prober, bound_of(plan), plan.interval)
@@ -291,6 +305,10 @@ class Director:
     def _recheck_all(self) -> None:
         for key in self._plans:
             self._scheduler.check_now(key)
+
+    def _round_failed(self, key: str, error: Exception) -> None:
+        """A fault in the director's handling of one real's round (its timer carries on)."""
+        self.faults.director_failed(f"the round of real server {key}", error)
 
     def _on_result(self, key: str, result: ProbeResult, at: float) -> None:
         plan = self._plans.get(key)
@@ -390,8 +408,10 @@ class Director:
         first_down, self._first_down = self._first_down, []
         self._report(first_down_changes(first_down, desired, self._written, self._loop.time()))
         for run in self._fallbacks.due(self.config, self.health):
-            self._spawn(self._fallback_order.run(virtual_id(run.virtual), functools.partial(
-                run_fallbackcommand, run.command, run.action, run.virtual, self._log)))
+            vid = virtual_id(run.virtual)
+            self._spawn(self._fallback_order.run(vid, functools.partial(
+                run_fallbackcommand, run.command, run.action, run.virtual, self._log)),
+                f"fallbackcommand {run.action} for {vid}")  # fmt: skip
         self._desired = desired
         if self._state_file is not None:
             self._state_file.publish()
@@ -444,10 +464,33 @@ class Director:
             if change.event is not None:
                 self._notify(change.event)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = self._loop.create_task(work)
+    async def _supervised(
+        self, name: str, loop_body: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Run a background loop for good: a fault is logged and the loop started again."""
+        delay = RESTART_DELAY
+        while True:
+            started = self._loop.time()
+            try:
+                await loop_body()
+                return
+            except Exception as error:
+                self.faults.director_failed(name, error)
+            if self._loop.time() - started > RESTART_MAX:
+                delay = RESTART_DELAY  # it ran well for a while: a new fault, not a streak
+            self._log.log(f"Restarting {name} in {delay:g}s after an internal error")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(work, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.faults.director_failed(task.get_name(), error)
 
     def snapshot(self) -> DirectorState:
         """What the state file shows, as of now (the table of the newest pass): for `/status`."""

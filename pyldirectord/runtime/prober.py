@@ -4,16 +4,23 @@ A real in maintenance (spec 3.7) is not checked at all. ``checktype=N`` keeps it
 counter here, per plan, between rounds. A check we cannot run is refused with the config
 (``core.checksupport``); should one get here anyway, its real is down with the reason, never
 up, and never checked by something weaker (a connect or a ping) in its place.
+
+This is the one place every check passes through, for the daemon and for ``--probe`` alike,
+so containment lives here (docs/design.md, "Containment"): whatever a check raises becomes
+its DOWN verdict with a reason naming the error (``faults.fault_reason``), and every reason
+leaves here printable and bounded in length.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target, bracket
 from pyldirectord.checks.combined import Combined, Kind
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
+from pyldirectord.core.faults import FaultLog, fault_reason, printable
 from pyldirectord.core.health import ProbeResult
 from pyldirectord.runtime.maintenance import MaintenanceDir
 
@@ -38,10 +45,12 @@ def negotiate_check(checkers: Checkers, spec: CheckSpec) -> tuple[CheckFn, str |
 
 class Prober:
     def __init__(
-        self, plan: CheckPlan, checkers: Checkers, maintenance: MaintenanceDir | None
-    ) -> None:
+        self, plan: CheckPlan, checkers: Checkers, maintenance: MaintenanceDir | None,
+        faults: FaultLog | None = None,
+    ) -> None:  # fmt: skip
         self.plan = plan
         self._maintenance = maintenance
+        self._faults = faults
         self._check, self.note = negotiate_check(checkers, plan.spec)
         self._connect = checkers.lookup("connect", plan.spec.service, plan.spec.protocol)
         self._connect_spec = replace(plan.spec, checktype="connect")
@@ -49,6 +58,19 @@ class Prober:
         self._combined = Combined(connects) if connects is not None else None
 
     async def __call__(self) -> ProbeResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            result = await self._probe()
+        except Exception as error:  # any failure inside a check is that check's verdict
+            if self._faults is not None:
+                target = self.plan.target
+                shown = f"{bracket(target.ip)}:{target.real_port or target.port}"
+                self._faults.check_failed(self.plan.key, shown, error)
+            return ProbeResult(False, fault_reason(error), loop.time() - started)
+        return replace(result, reason=printable(result.reason))
+
+    async def _probe(self) -> ProbeResult:
         if self._maintenance is not None:
             target = self.plan.target
             name = await self._maintenance.match(target.ip, target.real_port)

@@ -10,6 +10,9 @@ longer than a check's timeout allows, and the check overran even the scheduler's
 failed result is discarded as inconclusive rather than blamed on the real: the last state is
 kept and the scheduler reports itself overloaded. A check's own deadline forgives the loop's
 lateness (checks.base.ForgivingDeadline), so its timeouts are the real's.
+
+A unit's timer never dies of an error: a fault in one round (the probe or the director's
+bookkeeping of its result) is handed to ``on_error`` and the next round is scheduled as usual.
 """
 
 from __future__ import annotations
@@ -91,8 +94,10 @@ class Scheduler(Generic[R]):
         concurrency: int = 1000,
         rng: random.Random | None = None,
         guard_grace: float = GUARD_GRACE,
+        on_error: Callable[[str, Exception], None] | None = None,
     ) -> None:
         self._on_result = on_result
+        self._on_error = on_error or self._unhandled
         self._on_timeout = on_timeout
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
@@ -156,7 +161,10 @@ class Scheduler(Generic[R]):
             if delay > 0:
                 await asyncio.sleep(delay)
             unit = self._units[key]  # looked up each round: a reload may swap the probe
-            await self._check(unit)
+            try:
+                await self._check(unit)
+            except Exception as error:  # a bug must not end this real's checks for good
+                self._on_error(key, error)
             jitter = self._rng.uniform(-JITTER, JITTER)
             due = next_due(due, unit.interval, self._loop.time(), jitter)
 
@@ -180,6 +188,11 @@ class Scheduler(Generic[R]):
             self.inconclusive += 1
             return
         self._on_result(unit.key, result, finished)
+
+    def _unhandled(self, key: str, error: Exception) -> None:
+        self._loop.call_exception_handler(
+            {"message": f"check of {key} failed; its timer carries on", "exception": error}
+        )
 
     def _director_was_late(self, unit: Unit[R], started: float, guard: bool) -> bool:
         """Whether a failure may be the director's own lateness rather than the real's.

@@ -214,3 +214,32 @@ async def test_a_timeout_that_fires_on_time_is_the_real_s_failure() -> None:
     failed, inconclusive = await failures_and_inconclusive(probe, rounds=3)
     assert inconclusive == 0 and len(failed) >= 3
     assert all(seen.reason.startswith("timeout") for seen in failed)
+
+
+async def test_a_fault_in_a_round_is_reported_and_the_timer_carries_on() -> None:
+    """An exception in the probe or in the result's handling must not end a real's timer."""
+    faults: list[tuple[str, str]] = []
+    delivered: Counter[str] = Counter()
+    rounds: Counter[str] = Counter()
+
+    async def raises_every_other_round() -> Seen:
+        rounds["buggy"] += 1
+        if rounds["buggy"] % 2:
+            raise IndexError("list index out of range")
+        return Seen(True, "ok")
+
+    def on_result(key: str, result: Seen, at: float) -> None:
+        delivered[key] += 1
+        if key == "picky":
+            raise KeyError("a bookkeeping bug")
+
+    scheduler = Scheduler[Seen](
+        on_result, timed_out, on_error=lambda key, error: faults.append((key, repr(error)))
+    )
+    scheduler.update(
+        {"buggy": unit("buggy", raises_every_other_round), "picky": unit("picky", good)}
+    )
+    await wait_for(lambda: delivered["buggy"] >= 3 and delivered["picky"] >= 3)
+    await scheduler.close()
+    assert ("buggy", "IndexError('list index out of range')") in faults
+    assert ("picky", "KeyError('a bookkeeping bug')") in faults

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from pathlib import Path
 
 from leaks import no_leaks
@@ -137,3 +138,22 @@ async def test_cancelled_check_kills_its_process_group(tmp_path: Path) -> None:
             await task
     leader, _ = (int(pid) for pid in pids.read_text().split())
     assert await group_left_after(leader) == []
+
+
+async def test_killed_by_a_realtime_signal_is_down_and_named(tmp_path: Path) -> None:
+    """signal.Signals cannot name a realtime signal (ValueError): the reason names it."""
+    number = signal.SIGRTMIN + 6
+    async with no_leaks():
+        result = await external.check(TARGET, spec(script(tmp_path, f"kill -{number} $$\n")))
+    assert (result.ok, result.reason) == (False, "killed by signal SIGRTMIN+6")
+
+
+async def test_background_child_of_a_finished_check_is_killed(tmp_path: Path) -> None:
+    """A check that exits at once but leaves a child behind must not leak it per interval."""
+    pids = tmp_path / "pids"
+    body = f"sleep 30 &\necho $$ $! > {pids}\nexit 0\n"
+    async with no_leaks():
+        result = await external.check(TARGET, spec(script(tmp_path, body)))
+    assert (result.ok, result.reason) == (True, "exit status 0")
+    leader, _ = (int(pid) for pid in pids.read_text().split())
+    assert await group_left_after(leader) == []  # without the kill: the sleep, for 30 s

@@ -5,7 +5,8 @@ state file and records start, every reload (with the number of virtuals of the c
 given) and stop in ``$PYLDIRECTORD_TEST_EVENTS``, so a test sees that SIGHUP and SIGTERM
 really reached the daemon and that a reload re-read the config. The log appends to
 ``$PYLDIRECTORD_TEST_LOG`` (and to stderr with ``-d``). Configs go through the real parser.
-``$PYLDIRECTORD_TEST_DIRECTOR_FAILS`` makes building the director fail with that text.
+``$PYLDIRECTORD_TEST_DIRECTOR_FAILS`` makes building the director fail with that text, and
+``$PYLDIRECTORD_TEST_START_BUG`` makes its start raise (a bug in the running daemon).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class RecordingDirector:
     async def start(self) -> None:
         self._publish()
         _record("started")
+        bug = os.environ.get("PYLDIRECTORD_TEST_START_BUG")
+        if bug:  # a bug in the director's own code, after the daemon reported ready
+            raise KeyError(bug)
 
     async def reload(self, new: Config) -> None:
         self.reloads += 1

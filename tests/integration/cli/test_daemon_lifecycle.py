@@ -325,3 +325,21 @@ def test_foreground_without_a_usable_run_directory(rig: Rig) -> None:
     assert process.returncode == 0
     assert "running without the single-instance lock\n" in stderr
     assert "Linux Director Daemon terminated on signal: TERM\n" in stderr
+
+
+def test_a_bug_in_the_running_director_is_logged_cleaned_up_and_exits(rig: Rig) -> None:
+    """Never silently: the traceback is logged, the director's stop (cleanup) runs, and the
+    daemon exits, so a cluster manager's next monitor sees it gone."""
+    config = rig.config("lvs.cf")
+    result = rig.run(config, "start", extra={"PYLDIRECTORD_TEST_START_BUG": "bookkeeping"})
+    assert result.returncode == 0  # it was ready: the bug came after
+    wait_until(lambda: any(e.endswith(" stopped") for e in rig.event_lines()), "cleanup ran")
+    wait_until(lambda: rig.run(config, "status").returncode == 3, "daemon gone")
+    lines = rig.log_lines()
+    assert any(
+        line.endswith("Internal error in the director; it cleans up and exits (logged once)")
+        for line in lines
+    )
+    assert any(line.endswith("Traceback (most recent call last):") for line in lines)
+    assert any(line.endswith("KeyError: 'bookkeeping'") for line in lines)
+    assert any("director failed: KeyError('bookkeeping')" in line for line in lines)

@@ -9,11 +9,12 @@ from pyldirectord.checks.http import judge
 from pyldirectord.checks.simpletcp import payload
 
 
-def test_http_verdicts() -> None:
-    assert judge(200, "OK", b"all good", CheckSpec(receive="go+d")) == (True, "200 OK")
-    assert judge(204, "No Content", b"", CheckSpec()) == (True, "204 No Content")
-    assert judge(301, "Moved", b"", CheckSpec()) == (False, "301 Moved")
-    assert judge(200, "OK", b"x", CheckSpec(receive="(")) == (False, "invalid receive regex '('")
+async def test_http_verdicts() -> None:
+    assert await judge(200, "OK", b"all good", CheckSpec(receive="go+d")) == (True, "200 OK")
+    assert await judge(204, "No Content", b"", CheckSpec()) == (True, "204 No Content")
+    assert await judge(301, "Moved", b"", CheckSpec()) == (False, "301 Moved")
+    ok, reason = await judge(200, "OK", b"x", CheckSpec(receive="("))
+    assert not ok and reason.startswith("invalid receive regex '(': ")  # and regex's why
 
 
 def test_simpletcp_payload_drops_the_first_character_and_only_expands_backslash_n() -> None:
