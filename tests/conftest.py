@@ -16,12 +16,13 @@ from sandbox import topology
 # suite between sandboxes run side by side (tools/kernel-suite). A module missing here weighs
 # DEFAULT_WEIGHT; a wrong weight only unbalances the shards, it never drops a test.
 MODULE_WEIGHTS = {
-    "test_ipvs_differential.py": 170, "test_e2e_scenarios.py": 80,
-    "test_director_scenarios.py": 45, "test_e2e_faults.py": 31, "test_cluster_agents.py": 27,
-    "test_ocf_agent.py": 25, "test_daemon_e2e.py": 21, "test_bench_smoke.py": 14,
-    "test_ipvs.py": 9, "test_probe_lab.py": 7, "test_sandbox.py": 5, "test_plan_kernel.py": 5,
-    "test_ipvs_scale.py": 5, "test_observability_daemon.py": 110,
-    "test_graceful_drain.py": 60,
+    "test_ipvs_differential.py": 227, "test_e2e_scenarios.py": 115, "test_e2e_faults.py": 65,
+    "test_director_scenarios.py": 64, "test_ocf_agent.py": 59, "test_cluster_agents.py": 50,
+    "test_observability_daemon.py": 39, "test_operator_habits.py": 31,
+    "test_reload_kept_kernel.py": 22, "test_plan_kernel.py": 18, "test_ipvs.py": 17,
+    "test_bench_smoke.py": 17, "test_graceful_drain.py": 17, "test_fd_limit_daemon.py": 15,
+    "test_daemon_e2e.py": 14, "test_sandbox.py": 10, "test_probe_lab.py": 10,
+    "test_ipvs_scale.py": 7, "test_config_limits_kernel.py": 3,
 }  # fmt: skip
 DEFAULT_WEIGHT = 20
 
