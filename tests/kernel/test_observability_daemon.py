@@ -98,7 +98,7 @@ class Systemd:
 
 @contextmanager
 def prometheus(directory: Path, target: str) -> Iterator[str]:
-    assert PROMETHEUS is not None
+    assert PROMETHEUS is not None, "needs Debian's prometheus (make apt installs it)"
     port = free_port()
     config = directory / "prometheus.yml"
     config.write_text(
@@ -178,8 +178,6 @@ def cli(config: Path, action: str, env: dict[str, str] | None = None) -> str:
     return done.stderr
 
 
-@pytest.mark.skipif(PROMETHEUS is None or shutil.which("chromium") is None,
-                    reason="needs Debian's prometheus and chromium (make apt)")
 def test_daemon_metrics_status_event_log_and_systemd(
     lab: topology.Lab, clean_table: None, tmp_path: Path
 ) -> None:

@@ -13,16 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
-import pytest
 from status_rig import DEADLINE, VIP, free_port, running_director
 
 PROMETHEUS = shutil.which("prometheus")
-pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus (make apt)")
 
 
 @asynccontextmanager
 async def prometheus(directory: Path, target: str) -> AsyncIterator[str]:
-    assert PROMETHEUS is not None
+    assert PROMETHEUS is not None, "needs Debian's prometheus (make apt installs it)"
     port = free_port()
     config = directory / "prometheus.yml"
     config.write_text(
