@@ -7,8 +7,9 @@ for every real that changes state, as Envoy's health-event log and HAProxy's
 
 Written by a background thread, never by the event loop: a slow or stuck disk delays the log,
 not the checks. The queue is bounded; what does not fit is counted and reported, not kept.
-The file is opened for append per batch (logrotate's rename needs no signal), never through a
-symlink, and created with mode 0640.
+The file is opened for append per batch (logrotate's rename needs no signal) by the same rules
+as logfile and monitorfile (``notify.appendfile``): never through a symlink, a regular file
+only (a FIFO or a device is refused, never blocks the writer), created with mode 0640.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ import time
 from collections.abc import Callable
 
 from pyldirectord.core.observer import Transition
+from pyldirectord.notify.appendfile import open_append_fd
 
 QUEUE_SIZE = 10_000
-FILE_MODE = 0o640
-OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def event_line(transition: Transition) -> str:
@@ -40,8 +40,9 @@ def event_line(transition: Transition) -> str:
 
 
 def append(path: str, text: str) -> None:
-    """Append ``text`` to ``path``: created 0640, refused (ELOOP) when path is a symlink."""
-    fd = os.open(path, OPEN_FLAGS, FILE_MODE)
+    """Append ``text`` to ``path`` (``appendfile.open_append_fd``: OSError for a symlink, a
+    FIFO or a device)."""
+    fd = open_append_fd(path)
     try:
         data = text.encode("utf-8", errors="replace")
         while data:

@@ -138,6 +138,15 @@ def test_event_log_refuses_a_symlink_and_creates_0640(tmp_path: Path) -> None:
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
 
 
+def test_event_log_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    # No reader on the FIFO: a plain open for writing would block the writer thread forever.
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as refused:
+        append(str(fifo), "x\n")
+    assert refused.value.errno == errno.ENXIO
+
+
 def test_event_log_reports_a_failure_once_and_keeps_running(tmp_path: Path) -> None:
     reports: list[str] = []
     reported = threading.Event()
