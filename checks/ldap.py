@@ -29,8 +29,8 @@ from pyldirectord.checks.base import (
     strip_slash,
 )
 from pyldirectord.checks.blocking import in_thread, library_timeout
-from pyldirectord.checks.receive import MATCH_TIMEOUT
-from pyldirectord.config.receive import ReceiveError, compile_text, quoted
+from pyldirectord.checks.receive import MATCH_TIMEOUT, match_timeout_reason
+from pyldirectord.config.receive import ReceiveError, compile_text
 
 
 class ReplyTooLarge(OSError):
@@ -99,11 +99,13 @@ def _bind_and_search(connection: ldap3.Connection, spec: CheckSpec, pattern: reg
     entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
     if len(entries) != 1:
         return False, "No answer received"
-    try:
-        # This runs in a worker thread: the match may take the whole bound, never the loop.
-        matched = pattern.search(str(entries[0].get("dn", "")), timeout=MATCH_TIMEOUT)
-    except TimeoutError:
-        return False, f"receive {quoted(spec.receive)} ran over {MATCH_TIMEOUT:g}s (too costly)"
-    if spec.receive and matched is None:
-        return False, "Response mismatch"
+    if spec.receive:
+        dn = str(entries[0].get("dn", ""))
+        try:
+            # This runs in a worker thread: the match may take the whole bound, never the loop.
+            matched = pattern.search(dn, timeout=MATCH_TIMEOUT)
+        except TimeoutError:
+            return False, match_timeout_reason(spec.receive, len(dn), MATCH_TIMEOUT)
+        if matched is None:
+            return False, "Response mismatch"
     return True, "Success"

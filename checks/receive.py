@@ -48,7 +48,7 @@ def search_bytes_now(pattern: str, *items: bytes) -> bool:
         return _any_match(compile_bytes(pattern), items, LOOP_SLICE, release_gil=False)
     except TimeoutError:
         size = sum(len(item) for item in items)
-        raise ReceiveError(_timeout_reason(pattern, size, LOOP_SLICE)) from None
+        raise ReceiveError(match_timeout_reason(pattern, size, LOOP_SLICE)) from None
 
 
 AnyStr = TypeVar("AnyStr", str, bytes)
@@ -66,7 +66,7 @@ async def _search(compiled: regex.Pattern[AnyStr], pattern: str, items: Sequence
         )
     except TimeoutError:
         size = sum(len(item) for item in items)
-        raise ReceiveError(_timeout_reason(pattern, size, MATCH_TIMEOUT)) from None
+        raise ReceiveError(match_timeout_reason(pattern, size, MATCH_TIMEOUT)) from None
 
 
 def _any_match(
@@ -90,5 +90,6 @@ def _matcher() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(MATCHER_THREADS, "receive-match")
 
 
-def _timeout_reason(pattern: str, size: int, budget: float) -> str:
+def match_timeout_reason(pattern: str, size: int, budget: float) -> str:
+    """The reason of a match that ran out of its time bound (every caller words it alike)."""
     return f"receive {quoted(pattern)} ran over {budget:g}s on {size} bytes (too costly)"
