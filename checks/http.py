@@ -8,6 +8,7 @@ connector, so thousands of reals cost one session. Each check still opens its ow
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
@@ -23,7 +24,9 @@ from pyldirectord.checks.base import (
     read_bounded,
     strip_slash,
 )
-from pyldirectord.checks.receive import search_bytes
+from pyldirectord.checks.engine import Flight, run_flight
+from pyldirectord.checks.httpflight import HttpFlight, LeanRequest, lean_request
+from pyldirectord.checks.receive import search_bytes, search_bytes_in_slice
 from pyldirectord.config.receive import ReceiveError
 
 # LWP::UserAgent's defaults: it follows redirects of GET and HEAD, at most 7, to any host.
@@ -85,7 +88,20 @@ class HttpChecker:
             self._session = None
 
     async def check(self, target: Target, spec: CheckSpec) -> CheckResult:
+        flight = self.flight_factory(target, spec)
+        if flight is not None:
+            return await run_flight(flight(), spec.negotiatetimeout)
         return await bounded(spec.negotiatetimeout, lambda: self._negotiate(target, spec))
+
+    def flight_factory(self, target: Target, spec: CheckSpec) -> Callable[[], Flight] | None:
+        """A maker of lean flights for this real (checks/httpflight.py), or None when its
+        check needs aiohttp (https, http_proxy, an absolute per-real URL)."""
+        url = build_url(target, spec)
+        lean = lean_request(target, spec, url, host_header(target, spec), USER_AGENT)
+        if lean is None:
+            return None
+        judge_lean = self._judge_lean
+        return lambda: HttpFlight(lean, judge_lean)
 
     def _ssl(self, spec: CheckSpec) -> ssl.SSLContext | bool:
         if not spec.verify_tls:
@@ -99,8 +115,14 @@ class HttpChecker:
         proxied = spec.service == "http_proxy"
         headers = {} if proxied else {"Host": host_header(target, spec)}
         proxy = f"http://{target.host}:{target.port}/" if proxied else None
-        sni = spec.virtualhost or None
-        for hop in range(MAX_REDIRECTS + 1):
+        return await self._hops(url, spec, headers, proxy, spec.virtualhost or None, 0)
+
+    async def _hops(
+        self, url: str, spec: CheckSpec, headers: dict[str, str], proxy: str | None,
+        sni: str | None, first: int,
+    ) -> Outcome:  # fmt: skip
+        """Requests from hop ``first`` on, following redirects as LWP does."""
+        for hop in range(first, MAX_REDIRECTS + 1):
             try:
                 status, reason, location, body = await self._fetch(url, spec, headers, proxy, sni)
             except aiohttp.ClientError as err:
@@ -111,15 +133,28 @@ class HttpChecker:
                 return False, f"500 cannot request {url!r}: {err}"
             if status not in REDIRECT_STATUSES or not location:
                 return await judge(status, reason, body, spec)
-            if hop == MAX_REDIRECTS:
-                return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
-            try:
-                next_url = urljoin(url, location)
-            except ValueError as err:  # e.g. ``http://[::1``: Invalid IPv6 URL
-                return False, f"{status} {reason}, but Location {location!r} is invalid: {err}"
+            step = next_hop(url, status, reason, location, hop)
+            if isinstance(step, tuple):
+                return step
             # LWP drops the explicit Host header on a redirect; the virtualhost SNI goes too.
-            url, headers, sni = next_url, {}, None
+            url, headers, sni = step, {}, None
         raise AssertionError("unreachable: the loop returns on its last hop")
+
+    def _judge_lean(
+        self, lean: LeanRequest, status: int, reason: str, location: str | None, body: bytes
+    ) -> Outcome | Callable[[], Awaitable[Outcome]]:
+        """The lean flight's reply: its verdict, or the rest of the work for the coroutine
+        path (a redirect to follow, a receive match that needs more than the loop's slice)."""
+        spec = lean.spec
+        if status in REDIRECT_STATUSES and location:
+            step = next_hop(lean.url, status, reason, location, 0)
+            if isinstance(step, tuple):
+                return step
+            return lambda: contained(self._hops(step, spec, {}, None, None, 1))
+        outcome = judge_now(status, reason, body, spec)
+        if outcome is None:
+            return lambda: contained(judge(status, reason, body, spec))
+        return outcome
 
     async def _fetch(
         self,
@@ -145,9 +180,43 @@ class HttpChecker:
             return response.status, response.reason or "", location, body
 
 
+def next_hop(url: str, status: int, reason: str, location: str, hop: int) -> Outcome | str:
+    """Where redirect number ``hop`` leads, or the verdict when it leads nowhere."""
+    if hop == MAX_REDIRECTS:
+        return False, f"{status} {reason} (more than {MAX_REDIRECTS} redirects)"
+    try:
+        return urljoin(url, location)
+    except ValueError as err:  # e.g. ``http://[::1``: Invalid IPv6 URL
+        return False, f"{status} {reason}, but Location {location!r} is invalid: {err}"
+
+
 async def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome:
     """Up iff 2xx and (receive empty or it matches the bounded raw body)."""
     line = f"{status} {reason}".strip()
+    early = judge_without_match(line, status, spec)
+    if early is not None:
+        return early
+    try:
+        matched = await search_bytes(spec.receive, body)
+    except ReceiveError as err:
+        return False, str(err)
+    return matched_outcome(line, matched, spec)
+
+
+def judge_now(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outcome | None:
+    """``judge`` within the loop's slice; None when the receive match needs more time."""
+    line = f"{status} {reason}".strip()
+    early = judge_without_match(line, status, spec)
+    if early is not None:
+        return early
+    try:
+        matched = search_bytes_in_slice(spec.receive, body)
+    except ReceiveError as err:
+        return False, str(err)
+    return None if matched is None else matched_outcome(line, matched, spec)
+
+
+def judge_without_match(line: str, status: int, spec: CheckSpec) -> Outcome | None:
     if not 200 <= status < 300:
         return False, line
     if not spec.receive:
@@ -155,13 +224,21 @@ async def judge(status: int, reason: str, body: bytes, spec: CheckSpec) -> Outco
     if spec.httpmethod == "HEAD":
         # The reference: a HEAD check with a receive string is always down (no body).
         return False, f"{line}, but HEAD returns no body to match receive"
-    try:
-        matched = await search_bytes(spec.receive, body)
-    except ReceiveError as err:
-        return False, str(err)
+    return None
+
+
+def matched_outcome(line: str, matched: bool, spec: CheckSpec) -> Outcome:
     if not matched:
         return False, f"{line}, but receive {spec.receive!r} not found in the body"
     return True, line
+
+
+async def contained(work: Awaitable[Outcome]) -> Outcome:
+    """A handed-over part of a lean check: an OSError is the real's, worded as ``bounded``."""
+    try:
+        return await work
+    except OSError as err:
+        return False, os_error_reason(err)
 
 
 def failure_reason(url: str, err: aiohttp.ClientError) -> str:

@@ -51,6 +51,15 @@ def search_bytes_now(pattern: str, *items: bytes) -> bool:
         raise ReceiveError(match_timeout_reason(pattern, size, LOOP_SLICE)) from None
 
 
+def search_bytes_in_slice(pattern: str, body: bytes) -> bool | None:
+    """The loop's slice of ``search_bytes``: the answer, or None when the match needs more
+    time (the caller then runs ``search_bytes``, whose worker thread bounds the rest)."""
+    try:
+        return _any_match(compile_bytes(pattern), (body,), LOOP_SLICE, release_gil=False)
+    except TimeoutError:
+        return None
+
+
 AnyStr = TypeVar("AnyStr", str, bytes)
 
 

@@ -13,13 +13,18 @@ directors use one or two checks.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
 
 if TYPE_CHECKING:
+    from pyldirectord.checks.engine import Flight
     from pyldirectord.checks.http import HttpChecker
+
+# A fresh flight for one round of a real's check, and the timeout it runs under.
+FlightMaker = Callable[[], "tuple[Flight, float]"]
 
 CHECKTYPES = frozenset(
     {"connect", "ping", "external", "external-perl", "negotiate", "combined", "on", "off"}
@@ -126,6 +131,23 @@ class Checkers:
             # As ldirectord: a UDP service cannot be connect-checked, so it is pinged.
             return _check("ping" if protocol == "udp" else "connect")
         return self._negotiate(service, protocol)
+
+    def flights(self, checktype: str, target: Target, spec: CheckSpec) -> FlightMaker | None:
+        """A maker of this real's check as an engine ``Flight`` (checks/engine.py), or None
+        when its check runs only as a coroutine. Only where ``lookup`` gives the same check:
+        connect on TCP (a UDP "connect" is a ping), and the lean plain-http path."""
+        if checktype == "connect" and spec.protocol != "udp":
+            from pyldirectord.checks.connect import ConnectFlight
+
+            timeout = spec.checktimeout
+            return lambda: (ConnectFlight(target), timeout)
+        if checktype == "negotiate" and spec.service == "http":
+            made = self.http.flight_factory(target, spec)
+            if made is None:
+                return None
+            timeout = spec.negotiatetimeout
+            return lambda: (made(), timeout)
+        return None
 
     def _negotiate(self, service: str, protocol: str) -> CheckFn:
         why = unsupported_reason("negotiate", service)
