@@ -279,7 +279,7 @@ class Director:
             prober = Prober(plan, self._checkers, self._maintenance, self.faults)
             if prober.note:
                 self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
-            units[key] = Unit(key, prober, bound_of(plan), plan.interval)
+            units[key] = Unit(key, prober, bound_of(plan), plan.interval, prober)
         self._reported &= set(units)
         if not units or self._reported == set(units):
             self._all_reported.set()

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target, bracket
 from pyldirectord.checks.combined import Combined, Kind
+from pyldirectord.checks.engine import Flight
 from pyldirectord.checks.registry import Checkers, UnsupportedCheck
 from pyldirectord.core.checkplan import CheckPlan
 from pyldirectord.core.faults import FaultLog, fault_reason, printable
@@ -56,6 +57,10 @@ class Prober:
         self._connect_spec = replace(plan.spec, checktype="connect")
         connects = plan.combined_connects
         self._combined = Combined(connects) if connects is not None else None
+        # The same checks as engine flights (no Task per round), where they exist.
+        self._negotiate_flight = checkers.flights(plan.spec.checktype, plan.target, plan.spec)
+        self._connect_flight = checkers.flights("connect", plan.target, self._connect_spec)
+        self._kind: Kind = "negotiate"  # what the flight in progress checks
 
     async def __call__(self) -> ProbeResult:
         loop = asyncio.get_running_loop()
@@ -63,12 +68,43 @@ class Prober:
         try:
             result = await self._probe()
         except Exception as error:  # any failure inside a check is that check's verdict
-            if self._faults is not None:
-                target = self.plan.target
-                shown = f"{bracket(target.ip)}:{target.real_port or target.port}"
-                self._faults.check_failed(self.plan.key, shown, error)
+            self._fault(error)
             return ProbeResult(False, fault_reason(error), loop.time() - started)
         return replace(result, reason=printable(result.reason))
+
+    # --- the fast path (runtime/scheduler.py: FastPath) -------------------------------------
+
+    def flight(self) -> tuple[Flight, float] | None:
+        """This round's check as a flight, or None: the round runs as a coroutine instead.
+
+        A real under a maintenance directory takes the coroutine path (its file lookups may
+        need DNS), as does any check without a flight."""
+        if self._maintenance is not None or self.note:
+            return None
+        kind: Kind = "negotiate" if self._combined is None else self._combined.next_check()
+        maker = self._negotiate_flight if kind == "negotiate" else self._connect_flight
+        if maker is None:
+            return None
+        self._kind = kind
+        return maker()
+
+    def verdict(self, result: CheckResult, error: BaseException | None) -> ProbeResult:
+        """A flight's result as the probe's, contained and printable as ``__call__``'s."""
+        if error is not None:
+            self._fault(error)
+            return ProbeResult(False, fault_reason(error), result.elapsed)
+        kind = self._kind
+        if self._combined is not None:
+            self._combined = self._combined.after(kind, result.ok)
+        negotiated = kind == "negotiate" and self.plan.spec.checktype == "negotiate"
+        return ProbeResult(result.ok, printable(result.reason), result.elapsed,
+                           negotiated=negotiated)  # fmt: skip
+
+    def _fault(self, error: BaseException) -> None:
+        if self._faults is not None:
+            target = self.plan.target
+            shown = f"{bracket(target.ip)}:{target.real_port or target.port}"
+            self._faults.check_failed(self.plan.key, shown, error)
 
     async def _probe(self) -> ProbeResult:
         if self._maintenance is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +16,10 @@ import pytest
 from memory_table import ListSink, MemoryTable
 from test_director_host import Backend, director_for, free_port, until, web_config, weights
 
-from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Target
-from pyldirectord.checks.registry import Checkers
+from pyldirectord.checks.base import CheckFn, CheckResult, CheckSpec, Outcome, Target
+from pyldirectord.checks.http import HttpChecker
+from pyldirectord.checks.httpflight import LeanRequest
+from pyldirectord.checks.registry import Checkers, FlightMaker
 from pyldirectord.core.desired import desired_table
 from pyldirectord.core.events import RealEvent
 from pyldirectord.notify.log import Log
@@ -25,26 +27,48 @@ from pyldirectord.notify.statefile import DirectorState, read_state, render_tabl
 from pyldirectord.runtime.director import Director
 
 
+class BuggyHttp(HttpChecker):
+    """The lean HTTP flight's judge hits the bug after the real I/O, inside the engine."""
+
+    def __init__(self, checkers: BuggyCheckers) -> None:
+        super().__init__()
+        self._checkers = checkers
+
+    def _judge_lean(
+        self, lean: LeanRequest, status: int, reason: str, location: str | None, body: bytes
+    ) -> Outcome | Callable[[], Awaitable[Outcome]]:
+        self._checkers.maybe_raise(lean.target)
+        return super()._judge_lean(lean, status, reason, location, body)
+
+
 class BuggyCheckers(Checkers):
     """Real HTTP checks, except that a real in ``broken`` hits a bug after its real I/O: the
-    check raises, as aiomysql's struct.error or checks/smtp.py's IndexError once did."""
+    check raises, as aiomysql's struct.error or checks/smtp.py's IndexError once did. Both
+    ways a check runs: as an engine flight (``fast``), or as a coroutine."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, fast: bool) -> None:
+        super().__init__(BuggyHttp(self))
+        self.fast = fast
         self.broken: set[str] = set()
         self.raised = 0
+
+    def maybe_raise(self, target: Target) -> None:
+        if target.ip in self.broken:
+            self.raised += 1
+            raise IndexError("list index out of range")
 
     def lookup(self, checktype: str, service: str, protocol: str) -> CheckFn:
         check = super().lookup(checktype, service, protocol)
 
         async def maybe_buggy(target: Target, spec: CheckSpec) -> CheckResult:
             result = await check(target, spec)
-            if target.ip in self.broken:
-                self.raised += 1
-                raise IndexError("list index out of range")
+            self.maybe_raise(target)
             return result
 
         return maybe_buggy
+
+    def flights(self, checktype: str, target: Target, spec: CheckSpec) -> FlightMaker | None:
+        return super().flights(checktype, target, spec) if self.fast else None
 
 
 @pytest.fixture
@@ -62,12 +86,13 @@ def headlines(sink: ListSink) -> list[str]:
     return [line for line in sink.lines if line.startswith("Check of real server")]
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["flight", "coroutine"])
 async def test_a_check_that_raises_is_down_and_its_timer_keeps_running(
-    servers: list[Backend],
+    servers: list[Backend], fast: bool
 ) -> None:
     memory, sink, events = MemoryTable(), ListSink(), list[RealEvent]()
     buggy = f"127.0.0.12:{servers[1].port}"
-    checkers = BuggyCheckers()
+    checkers = BuggyCheckers(fast)
     async with checkers:
         director = director_for(web_config(servers, quiescent=True), memory, checkers, sink,
                                 events)  # fmt: skip
