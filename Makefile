@@ -16,7 +16,7 @@ BENCH_APT_PACKAGES := keepalived
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
 .PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean \
-    bench bench-ipvs bench-checks
+    bench bench-ipvs bench-checks unit-asyncio
 
 install: $(VENV)/.installed
 
@@ -68,6 +68,17 @@ unit: install
 
 test-fast: lint typecheck unit
 
+# The host suite runs on uvloop (the daemon's loop where it is installed); the parts that
+# touch the loop most (the scheduler, the check engine, the director) run again on asyncio's
+# own loop, the fallback where uvloop is absent (pyldirectord/runtime/loops.py).
+ASYNCIO_TESTS := tests/unit/test_scheduler.py tests/integration/checks/test_connect_ping.py \
+    tests/integration/checks/test_http_check.py tests/integration/checks/test_hostile_replies.py \
+    tests/integration/director
+unit-asyncio: install
+	mkdir -p build
+	PYLDIRECTORD_LOOP=asyncio $(PYTEST) --basetemp=$(CURDIR)/build/pytest-tmp-asyncio \
+	    -m 'not kernel' $(ASYNCIO_TESTS)
+
 # One sandbox per CPU, side by side (tools/kernel-suite): in one, the suite takes 7-15 minutes
 # depending on the host's load. The sandbox's bound (UML_TIMEOUT) only catches a hung kernel.
 # --durations names the slow tests in CI's log; build/kernel-junit-*.xml has every test's time.
@@ -76,6 +87,7 @@ test-kernel: install apt uml
 
 test: apt uml install
 	$(MAKE) --no-print-directory test-fast
+	$(MAKE) --no-print-directory unit-asyncio
 	$(MAKE) --no-print-directory test-kernel
 
 # pyldirectord beside the Perl ldirectord and keepalived in the sandbox (bench/director_bench.py),

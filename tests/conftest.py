@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from pyldirectord.runtime.loops import chosen_loop, loop_factory
 from sandbox import topology
 
 # Seconds each kernel test module took in the sandbox (build/kernel-junit-*.xml of a local run;
@@ -95,3 +97,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[topology.Lab]:
         yield built
     finally:
         topology.teardown(built)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Async tests run on the loop the daemon would choose (uvloop where installed), or on
+    the one PYLDIRECTORD_LOOP names: `make test` runs the check and director tests on both."""
+    name = chosen_loop()
+    return {name: loop_factory(name)}

@@ -16,7 +16,6 @@ read (one line saying why).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
@@ -36,6 +35,7 @@ from pyldirectord.core.ipvsops import IpvsError
 from pyldirectord.core.reconcile import diff
 from pyldirectord.core.table import IpvsTable
 from pyldirectord.kernel.ipvs import Ipvs
+from pyldirectord.runtime import loops
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -81,7 +81,7 @@ def main(
     if config is None:
         return EXIT_FAILED
     try:
-        actual = asyncio.run(read_table())
+        actual = loops.run(read_table())
     except IpvsError as error:
         err.write(f"pyldirectord --plan: {error}\n")
         return EXIT_FAILED

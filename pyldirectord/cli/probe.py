@@ -23,7 +23,7 @@ from pyldirectord.cli.checkconfig import DEFAULT_CONFIG, load_reporting
 from pyldirectord.config.model import Config, bracketed, check_name, real_id, virtual_id
 from pyldirectord.core.checkplan import CheckPlan, bound_of, check_plans
 from pyldirectord.core.health import ProbeResult
-from pyldirectord.runtime import fdlimit
+from pyldirectord.runtime import fdlimit, loops
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
 from pyldirectord.runtime.prober import Prober, timed_out
 
@@ -110,7 +110,7 @@ def main(args: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
     except fdlimit.FdLimitError as error:
         err.write(f"{error}\n")
         return EXIT_INVALID
-    lines = asyncio.run(probe(config, limits.concurrency))
+    lines = loops.run(probe(config, limits.concurrency))
     out.write(render(lines))
     out.flush()
     return EXIT_ALL_UP if all(line.result.ok for line in lines) else EXIT_NOT_ALL_UP

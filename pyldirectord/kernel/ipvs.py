@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import errno
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from pyroute2.ipvs import AsyncIPVS
 from pyroute2.netlink.exceptions import NetlinkError
@@ -88,10 +89,11 @@ class _Socket(AsyncIPVS):  # type: ignore[misc]  # pyroute2 is untyped
             self.inbox.put_nowait(data)
 
 
-class Ipvs:
+class NetlinkIpvs:
     """One netlink socket to the kernel's IPVS, open for the life of the object.
 
-    `async with Ipvs() as ipvs:` then `await ipvs.read_table()` and `await ipvs.apply(ops)`.
+    Runs on asyncio's own event loop only: pyroute2's netlink transport is a datagram endpoint
+    of family AF_NETLINK, which uvloop refuses. ``Ipvs`` runs it on a thread of its own.
     Requests are serialised: one batch or dump at a time.
     """
 
@@ -103,15 +105,6 @@ class Ipvs:
         self._lock = asyncio.Lock()
         self._max_bytes = 64 << 10
         self._buffer = bytearray(RECEIVE_BYTES)
-
-    async def __aenter__(self) -> Ipvs:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     async def open(self) -> None:
         if self._socket is not None:
@@ -221,7 +214,7 @@ class Ipvs:
             table = {}
             for index, service in enumerate(services):
                 if index % 64 == 63:
-                    await asyncio.sleep(0)  # a long read must not starve the checks
+                    await asyncio.sleep(0)  # a long read can be cancelled between services
                 reals = await self._read_reals(service)
                 if reals is not None:
                     table[service.key] = (service, reals)
@@ -249,7 +242,7 @@ class Ipvs:
         async with self._lock:
             for batch in self._batches(bulk_friendly(list(ops))):
                 failures += await self._send_batch(batch)
-                await asyncio.sleep(0)  # a long apply must not starve the checks
+                await asyncio.sleep(0)  # a long apply can be cancelled between batches
         if failures:
             raise IpvsApplyError(failures)
 
@@ -290,3 +283,75 @@ class Ipvs:
                     failures.append(Failure(by_seq[message.seq], message.error))
                 if message.seq == last:
                     return failures
+
+
+T = TypeVar("T")
+
+
+class Ipvs:
+    """The kernel's IPVS table for a director on any event loop (uvloop's included).
+
+    `async with Ipvs() as ipvs:` then `await ipvs.read_table()` and `await ipvs.apply(ops)`.
+    The netlink socket (``NetlinkIpvs``) lives on a thread of its own running asyncio's loop;
+    each call crosses over once (a table pass makes a few), and a long dump or apply runs
+    beside the checks' loop instead of in slices on it.
+    """
+
+    def __init__(self, batch: int = BATCH_MESSAGES) -> None:
+        self._batch = batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._netlink: NetlinkIpvs | None = None
+
+    async def __aenter__(self) -> Ipvs:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def open(self) -> None:
+        if self._netlink is not None:
+            return
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="ipvs-netlink", daemon=True)
+        thread.start()
+        self._loop, self._thread = loop, thread
+        netlink = NetlinkIpvs(self._batch)
+        try:
+            await self._on_thread(netlink.open())
+        except BaseException:
+            self.close()
+            raise
+        self._netlink = netlink
+
+    def close(self) -> None:
+        loop, thread, netlink = self._loop, self._thread, self._netlink
+        self._loop = self._thread = self._netlink = None
+        if loop is None or thread is None:
+            return
+        if netlink is not None:
+            loop.call_soon_threadsafe(netlink.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    async def read_table(self) -> IpvsTable:
+        return await self._on_thread(self._open_netlink().read_table())
+
+    async def apply(self, ops: Iterable[Op]) -> None:
+        await self._on_thread(self._open_netlink().apply(list(ops)))
+
+    def _open_netlink(self) -> NetlinkIpvs:
+        if self._netlink is None:
+            raise IpvsError("IPVS netlink socket is not open")
+        return self._netlink
+
+    async def _on_thread(self, work: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            work.close()
+            raise IpvsError("IPVS netlink socket is not open")
+        # A cancel of the caller's await cancels the work on the netlink thread too.
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))

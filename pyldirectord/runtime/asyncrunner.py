@@ -19,6 +19,7 @@ from typing import Protocol
 from pyldirectord.config.errors import ConfigError
 from pyldirectord.config.model import Config
 from pyldirectord.core.faults import FaultLog
+from pyldirectord.runtime import loops
 from pyldirectord.runtime.context import DirectorContext
 from pyldirectord.runtime.subinstances import SubInstances
 
@@ -30,7 +31,6 @@ class AsyncDirector(Protocol):
 
     async def reload(self, new: Config) -> None:
         """Swap to ``new``, or raise having kept the running config and table."""
-
 
     async def stop(self) -> None: ...
 
@@ -83,7 +83,7 @@ class AsyncRunner:
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        asyncio.run(self._main())
+        loops.run(self._main())
 
     async def _main(self) -> None:
         self._wake = asyncio.Event()

@@ -22,7 +22,7 @@ from pyldirectord.notify.log import Log, LogOpenError, make_sink
 from pyldirectord.notify.mailer import Mailer
 from pyldirectord.notify.observability import Observability
 from pyldirectord.notify.sdnotify import CheckWatchdog, SystemdNotifier, mainpid, reloading
-from pyldirectord.runtime import fdlimit, preflight
+from pyldirectord.runtime import fdlimit, loops, preflight
 from pyldirectord.runtime.asyncrunner import AsyncRunner
 from pyldirectord.runtime.configload import load
 from pyldirectord.runtime.context import DirectorContext
@@ -221,7 +221,7 @@ def make_director(context: DirectorContext) -> AsyncRunner:
     warning = load_schedulers(MODPROBE, schedulers(context.config))
     if warning is not None:
         context.log(warning)
-    asyncio.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
+    loops.run(_read_the_table())  # e.g. no CAP_NET_ADMIN: one clear line, before ready
     limits = fdlimit.prepare(CONCURRENCY)  # FdLimitError: `start` says what to raise
     # Before the daemon reports ready, so before `start` (systemd's main process) exits: from
     # here systemd watches this process (NotifyAccess=all in contrib/systemd).
