@@ -139,6 +139,8 @@ class WorkerSlot:
 
     def assign(self, plans: dict[str, CheckPlan], maintenancedir: str | None) -> None:
         self._plans, self._maintenancedir = plans, maintenancedir
+        if self._task is None and not plans:
+            return  # workers=auto on a big host and a small farm: no idle processes
         if self._task is None:
             self._heard = self._loop.time()
             self._task = self._loop.create_task(self._supervise(),

@@ -224,7 +224,7 @@ async def test_what_a_worker_logs_and_writes_on_stderr_reaches_the_log() -> None
     lines: list[str] = []
     pool = WorkerPool(1, lambda *_: None, lines.append,
                       argv=(sys.executable, "-c", script, frame.hex()))  # fmt: skip
-    pool.update({}, None)
+    pool.update(check_plans(config_of(["127.0.0.1"], 9)), None)
     await until(lambda: any("restarting it" in line for line in lines))
     await pool.close()
     assert "a line a worker logged" in lines
@@ -234,12 +234,17 @@ async def test_what_a_worker_logs_and_writes_on_stderr_reaches_the_log() -> None
 
 
 PARENT = """
-import asyncio, os, sys
+import asyncio
+from pyldirectord.config.parser import parse
+from pyldirectord.core.checkplan import check_plans
 from pyldirectord.runtime.workers import WorkerPool
+
+REALS = "".join(f"\\treal=127.0.0.{n}:9 gate\\n" for n in range(1, 30))
 
 async def main():
     pool = WorkerPool(2, lambda *_: None, lambda line: None)
-    pool.update({}, None)
+    plans = check_plans(parse(f"virtual=192.0.2.1:9\\n{REALS}\\tchecktype=connect\\n", "p.cf"))
+    pool.update(plans, None)
     while any(slot.pid is None for slot in pool.slots):
         await asyncio.sleep(0.02)
     print(*(slot.pid for slot in pool.slots), flush=True)
@@ -247,6 +252,16 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+async def test_a_worker_without_reals_is_not_started(farm: Farm) -> None:
+    # workers=auto on a host with many CPUs and a small farm: no idle processes.
+    host = farm.shards[0][0]
+    pool = WorkerPool(2, lambda *_: None, lambda _line: None)
+    pool.update(check_plans(config_of([host], farm.port)), None)
+    await until(lambda: pool.slots[0].pid is not None)
+    assert pool.slots[1].pid is None
+    await pool.close()
 
 
 async def test_workers_end_when_their_director_dies() -> None:
