@@ -5,6 +5,12 @@ runs every check at once under a concurrency bound, as the scheduler does, and r
 checks/second and the checker's CPU-seconds per 1,000 checks (the servers' CPU is not counted).
 
     python bench/bench_checks.py --reals 1000 10000 --concurrency 500
+
+With ``--workers 1 2`` the same load is also split over W processes (each its own event loop
+and a share of the reals, as ``workers=W`` splits the daemon's checks), started together;
+the report gives the aggregate checks/s, the CPU-seconds per 1,000 checks summed over the
+workers, and the server process's CPU per 1,000 checks, which shares the cores and may be
+what limits the scaling.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
 
 from pyldirectord.checks import connect
 from pyldirectord.checks.base import CheckResult, CheckSpec, Target
@@ -120,11 +128,93 @@ async def measure(kind: str, reals: int, rounds: int, concurrency: int) -> Figur
     return Figures(kind, reals, reals * rounds, failures, seconds, cpu)
 
 
+@dataclass(frozen=True)
+class Share:
+    """What one worker process of a split run measured (monotonic clock: shared by all)."""
+
+    checks: int
+    failures: int
+    started: float
+    ended: float
+    cpu: float
+
+
+async def measure_share(
+    kind: str, reals: int, rounds: int, concurrency: int, index: int, count: int,
+    barrier: Barrier,
+) -> Share:  # fmt: skip
+    """As ``measure``, for every ``count``-th real from ``index``; the timed part starts when
+    every worker (and the parent) has warmed up."""
+    targets = [Target(address, port) for address, port in endpoints(reals)][index::count]
+    async with HttpChecker() as http:
+        check = connect.check if kind == "connect" else http.check
+        spec = CheckSpec(kind, "http", checktimeout=10.0, negotiatetimeout=10.0, receive="alive")
+        await run_round(check, targets[: min(len(targets), 200)], spec, concurrency)
+        barrier.wait()  # nothing else runs on this loop yet: blocking is harmless here
+        cpu0, started, failures = time.process_time(), time.monotonic(), 0
+        for _ in range(rounds):
+            failures += await run_round(check, targets, spec, concurrency)
+        ended, cpu = time.monotonic(), time.process_time() - cpu0
+    return Share(len(targets) * rounds, failures, started, ended, cpu)
+
+
+def share_main(
+    kind: str, reals: int, rounds: int, concurrency: int, index: int, count: int,
+    barrier: Barrier, results: Connection,
+) -> None:  # fmt: skip
+    raise_nofile()
+    results.send(asyncio.run(measure_share(kind, reals, rounds, concurrency, index, count,
+                                           barrier)))  # fmt: skip
+
+
+def process_cpu(pid: int) -> float:
+    """CPU-seconds (user + system) of another process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_split(
+    kind: str, reals: int, rounds: int, concurrency: int, workers: int, server: int
+) -> str:
+    """The load over ``workers`` processes: one report line, with the server's CPU."""
+    barrier = multiprocessing.Barrier(workers + 1)
+    pipes = [multiprocessing.Pipe(duplex=False) for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(target=share_main, daemon=True, args=(
+            kind, reals, rounds, concurrency, index, workers, barrier, pipes[index][1]))
+        for index in range(workers)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(timeout=120)
+        server0 = process_cpu(server)
+        shares: list[Share] = [receiving.recv() for receiving, _ in pipes]
+        server_cpu = process_cpu(server) - server0
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    checks = sum(share.checks for share in shares)
+    seconds = max(share.ended for share in shares) - min(share.started for share in shares)
+    cpu = sum(share.cpu for share in shares)
+    failures = sum(share.failures for share in shares)
+    return (
+        f"{kind:8} N={reals:<6} workers={workers:<2} {checks:>6} checks in {seconds:6.2f} s "
+        f"= {checks / seconds:8.0f} checks/s, {cpu / checks * 1000:5.2f} CPU-s per 1,000 "
+        f"checks (workers), server {server_cpu / checks * 1000:5.2f}, {failures} failed"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reals", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--checks", type=int, default=10000, help="checks per measurement")
+    parser.add_argument("--workers", type=int, nargs="+", default=[],
+                        help="also split the load over this many processes (e.g. 1 2)")
     args = parser.parse_args()
     limit = raise_nofile()
     if max(args.reals) + args.concurrency + 100 > limit:
@@ -143,6 +233,13 @@ def main() -> int:
             parent.recv()
             rounds = max(1, args.checks // reals)
             for kind in ("connect", "http"):
+                if args.workers:
+                    for workers in args.workers:
+                        line = measure_split(kind, reals, rounds, args.concurrency, workers,
+                                             server.pid or 0)  # fmt: skip
+                        print(line, flush=True)
+                        failed |= not line.endswith(" 0 failed")
+                    continue
                 figures = asyncio.run(measure(kind, reals, rounds, args.concurrency))
                 print(figures.line(), flush=True)
                 failed |= figures.failures > 0
