@@ -25,6 +25,7 @@ from pyldirectord.core.checkplan import check_plans
 from pyldirectord.core.events import RealEvent
 from pyldirectord.core.table import AddressKey, Protocol
 from pyldirectord.notify.log import Log
+from pyldirectord.runtime import workers
 from pyldirectord.runtime.director import Director
 from pyldirectord.runtime.workers import WorkerPool, shard_of
 from pyldirectord.runtime.workerwire import LogLine, encode
@@ -210,10 +211,12 @@ async def test_maintenance_and_reload_reach_the_workers(farm: Farm, tmp_path: Pa
         # A reload adds a real: the worker of its shard gets it and checks it.
         added = farm.shards[0][1]
         bigger = config_of([*hosts, added], farm.port, checkinterval=120,
-                           maintenancedir=str(tmp_path))  # fmt: skip
+                           maintenancedir=str(tmp_path), workers=3)  # fmt: skip
         await director.reload(bigger)
         await until(lambda: weights(memory).get(added) == 5)
         await director.stop()
+    assert ("workers= takes effect at the next start; checks keep running in 2 process(es)"
+            in sink.lines)  # fmt: skip
 
 
 async def test_what_a_worker_logs_and_writes_on_stderr_reaches_the_log() -> None:
@@ -252,6 +255,27 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+async def test_a_silent_worker_is_overdue_then_killed_and_restarted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stand-in worker that is stuck: it lives but never says anything.
+    monkeypatch.setattr(workers, "STALL", 1.0)
+    lines: list[str] = []
+    plans = check_plans(config_of(["127.0.0.1"], 9))
+    pool = WorkerPool(1, lambda *_: None, lines.append,
+                      argv=(sys.executable, "-c", "import time; time.sleep(600)"))  # fmt: skip
+    pool.update(plans, None)
+    await until(lambda: pool.slots[0].pid is not None)
+    stuck = pool.slots[0].pid
+    assert stuck is not None
+    loop = asyncio.get_running_loop()
+    await until(lambda: pool.overdue(loop.time()) == len(plans))  # the watchdog sees it
+    await until(lambda: any("sent nothing for 1s and was killed" in line for line in lines))
+    await until(lambda: pool.slots[0].pid not in (None, stuck))
+    assert not alive(stuck)
+    await pool.close()
 
 
 async def test_a_worker_without_reals_is_not_started(farm: Farm) -> None:
