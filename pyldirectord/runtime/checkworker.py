@@ -141,9 +141,12 @@ async def serve(wire_in: int, wire_out: int) -> None:
 
 
 def main() -> int:
-    # Ctrl-C reaches the whole foreground process group; the director decides when we stop
-    # (it closes our input), so that a stop never races a restart of its workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Only the director decides when a worker stops (it closes our input; or it died, and our
+    # input ends just the same). Ctrl-C reaches the whole foreground process group, and
+    # `systemctl stop` sends SIGTERM to every process of the unit at once: a worker that died
+    # of those would race the director's own stop, which would take it for a crash.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     # Frames go out on a private copy of stdout; fd 1 becomes stderr, which the director reads
     # and logs, so that a stray print can never corrupt a frame.
     wire_out = os.dup(1)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Literal
 
+import pyldirectord
 from pyldirectord.config.values import WORKERS_MAX
 from pyldirectord.core.checkplan import CheckPlan
 from pyldirectord.core.faults import printable
@@ -78,6 +79,14 @@ def shards(plans: Mapping[str, CheckPlan], count: int) -> list[dict[str, CheckPl
     for key, plan in plans.items():
         split[shard_of(key, count)][key] = replace(plan, members=())
     return split
+
+
+def worker_environment() -> dict[str, str]:
+    """The daemon's environment, with this very package first on the path: a worker runs the
+    code its director runs, even when the director was started from a source tree."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pyldirectord.__file__)))
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root if not path else f"{root}{os.pathsep}{path}"}
 
 
 def exit_text(returncode: int | None) -> str:
@@ -194,7 +203,7 @@ class WorkerSlot:
         """Start a worker, give it the shard, relay what it says; how it ended."""
         process = await asyncio.create_subprocess_exec(
             *self._argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=worker_environment(),
         )  # fmt: skip
         assert process.stdout is not None and process.stderr is not None
         self._process = process

@@ -7,13 +7,21 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+import pyldirectord
 from pyldirectord.config.parser import parse
 from pyldirectord.core.checkplan import check_plans
 from pyldirectord.core.health import ProbeResult
-from pyldirectord.runtime.workers import exit_text, shard_of, shards, worker_count
+from pyldirectord.runtime.workers import (
+    exit_text,
+    shard_of,
+    shards,
+    worker_count,
+    worker_environment,
+)
 from pyldirectord.runtime.workerwire import (
     HEADER,
     MAX_FRAME,
@@ -127,6 +135,16 @@ def test_a_shard_is_the_same_in_another_process() -> None:
 def test_auto_is_the_cpus_this_process_may_use() -> None:
     assert worker_count("auto") == min(len(os.sched_getaffinity(0)), 64)
     assert worker_count(3) == 3
+
+
+def test_a_worker_imports_the_package_its_director_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = str(Path(pyldirectord.__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", "/opt/site")
+    assert worker_environment()["PYTHONPATH"] == f"{root}:/opt/site"
+    monkeypatch.delenv("PYTHONPATH")
+    assert worker_environment()["PYTHONPATH"] == root
 
 
 def test_exit_text_names_the_signal() -> None:

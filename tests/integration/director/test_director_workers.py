@@ -278,6 +278,25 @@ async def test_a_silent_worker_is_overdue_then_killed_and_restarted(
     await pool.close()
 
 
+async def test_a_worker_outlives_sigterm_and_sigint_until_its_director_stops_it(
+    farm: Farm,
+) -> None:
+    # systemctl stop signals every process of the unit; only the director stops a worker.
+    pool = WorkerPool(2, lambda *_: None, lambda _line: None)
+    pool.update(check_plans(config_of([farm.shards[0][0]], farm.port)), None)
+    slot = pool.slots[0]
+    await until(lambda: slot.completed > 0)
+    pid = slot.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    completed = slot.completed
+    await until(lambda: slot.completed > completed)  # figures sent after the signals
+    assert slot.pid == pid and running(pid)
+    await pool.close()
+    assert not alive(pid)
+
+
 async def test_a_worker_without_reals_is_not_started(farm: Farm) -> None:
     # workers=auto on a host with many CPUs and a small farm: no idle processes.
     host = farm.shards[0][0]
