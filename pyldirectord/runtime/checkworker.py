@@ -127,6 +127,7 @@ async def serve(wire_in: int, wire_out: int) -> None:
                 await asyncio.sleep(STATS_PERIOD)
                 send(worker.stats())
 
+        send(worker.stats())  # first thing: the director knows we are up
         stats = loop.create_task(report_stats())
         try:
             while (message := await read_message(reader)) is not None:

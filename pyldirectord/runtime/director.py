@@ -14,6 +14,7 @@ its traceback, once per place and error type (faults.FaultLog).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
@@ -111,6 +112,9 @@ RECONCILE_REST_MAX = 2.0
 # row up to RESTART_MAX, so a fault that repeats cannot spin the CPU or flood the log.
 RESTART_DELAY = 1.0
 RESTART_MAX = 60.0
+# At start, how long the director waits for its check workers to be up (a new interpreter
+# importing the checks: a fraction of a second, more on a loaded host) before the settle.
+WORKERS_START = 10.0
 
 
 class Director:
@@ -181,6 +185,10 @@ class Director:
         actual = await self._backend.read_table()
         self.health = seed_health(self.config, actual, {})
         self._install(self.config)
+        if isinstance(self._scheduler, WorkerPool):  # the settle counts from their first checks
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WORKERS_START):
+                    await self._scheduler.ready()
         try:
             async with asyncio.timeout(settle):
                 await self._all_reported.wait()

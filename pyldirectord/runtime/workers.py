@@ -123,6 +123,7 @@ class WorkerSlot:
         self._past_completed = 0  # what workers of this slot that ended had counted
         self._past_inconclusive = 0
         self._heard = self._loop.time()  # its last figures (or its start)
+        self._spoke = asyncio.Event()  # a worker of this slot has said something
 
     @property
     def pid(self) -> int | None:
@@ -156,6 +157,11 @@ class WorkerSlot:
                                                 name=f"check worker {self.index}")  # fmt: skip
         else:
             self._send(self._assignment())
+
+    async def ready(self) -> None:
+        """Until a worker of this slot is up (it speaks first thing); at once for an idle slot."""
+        if self._task is not None:
+            await self._spoke.wait()
 
     def check_now(self, key: str) -> None:
         # A maintenance directory's change asks for every real at once: one message a pass.
@@ -243,6 +249,7 @@ class WorkerSlot:
             if message is None:
                 return "died"  # or ended at a stop: its input closed
             self._heard = self._loop.time()
+            self._spoke.set()
             if isinstance(message, Results):
                 self._deliver(message)
             elif isinstance(message, Stats):
@@ -285,11 +292,12 @@ class WorkerPool:
     def __init__(
         self, count: int, on_result: OnResult, log: Callable[[str], None], *,
         concurrency: int = 1000, on_error: OnError | None = None,
-        argv: tuple[str, ...] = WORKER_ARGV,
+        argv: tuple[str, ...] | None = None,
     ) -> None:  # fmt: skip
         self._on_result = on_result
         self._on_error = on_error or self._unhandled
         self._loop = asyncio.get_running_loop()
+        argv = argv or WORKER_ARGV
         self.slots = [WorkerSlot(index, self._deliver, log, concurrency, argv)
                       for index in range(count)]  # fmt: skip
 
@@ -297,6 +305,11 @@ class WorkerPool:
         """Check exactly ``plans`` from now on; a kept real keeps its timer in its worker."""
         for slot, shard in zip(self.slots, shards(plans, len(self.slots)), strict=True):
             slot.assign(shard, maintenancedir)
+
+    async def ready(self) -> None:
+        """Until every worker with reals to check is up: a new interpreter takes a moment to
+        import the checks, which the director's first round should not count against."""
+        await asyncio.gather(*(slot.ready() for slot in self.slots))
 
     def check_now(self, key: str) -> None:
         self.slots[shard_of(key, len(self.slots))].check_now(key)

@@ -160,6 +160,36 @@ async def test_verdicts_of_both_workers_reach_the_table(farm: Farm) -> None:
     assert not any(alive(pid) for pid in pids if pid is not None)
 
 
+# A worker that takes longer to come up than the director's 2 s settle (a loaded host).
+SLOW_WORKER = (sys.executable, "-c", "import runpy, time; time.sleep(3); "
+               "runpy.run_module('pyldirectord.runtime.checkworker', run_name='__main__')")
+
+
+@pytest.mark.parametrize("count", [1, 2])
+async def test_start_waits_for_the_workers_so_the_first_apply_has_no_churn(
+    farm: Farm, count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "WORKER_ARGV", SLOW_WORKER)
+    # quiescent=yes: a real not checked yet would be added at weight 0, then changed. The
+    # workers' start-up (a new interpreter each) must not cost that churn.
+    for shard in farm.shards:
+        await farm.servers[shard[0]].stop()
+    memory, sink = MemoryTable(), ListSink()
+    hosts = [host for shard in farm.shards for host in shard]
+    async with Checkers() as checkers:
+        director = Director(config_of(hosts, farm.port, workers=count), memory, checkers,
+                            Log(sink))  # fmt: skip
+        await director.start()
+        ops = memory.take_ops()
+        await director.stop()
+    # Exactly what the in-process checks do (count=1): the live reals added at their weight,
+    # the dead ones (down at their first check) never.
+    live = [shard[1] for shard in farm.shards]
+    expected = [f"-A -t {VIP}:80 -s rr"] + [f"-a -t {VIP}:80 -r {host}:{farm.port} -m -w 5"
+                                            for host in live]  # fmt: skip
+    assert sorted(ops) == sorted(expected)
+
+
 async def test_a_killed_worker_is_restarted_and_its_reals_keep_their_state(farm: Farm) -> None:
     memory, sink, events = MemoryTable(), ListSink(), list[RealEvent]()
     hosts = [host for shard in farm.shards for host in shard]
