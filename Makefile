@@ -16,7 +16,7 @@ BENCH_APT_PACKAGES := keepalived
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 
 .PHONY: install apt uml lint typecheck unit test test-fast test-kernel demo demo-shell clean \
-    bench bench-ipvs bench-checks unit-asyncio
+    bench bench-ipvs bench-checks bench-workers unit-asyncio
 
 install: $(VENV)/.installed
 
@@ -120,6 +120,10 @@ bench-ipvs: install apt uml
 # The check engine alone against N loopback servers (not part of `make test`).
 bench-checks: install
 	$(BIN)/python bench/bench_checks.py --reals 1000 10000
+
+# workers=N's scaling: the same load in 1 and 2 processes (with the server's CPU beside it).
+bench-workers: install
+	$(BIN)/python bench/bench_checks.py --reals 1000 10000 --workers 1 2
 
 demo: install apt uml
 	tools/demo

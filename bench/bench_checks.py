@@ -8,6 +8,11 @@ a concurrency bound, and reports checks/second and the checker's CPU-seconds per
 (one Task each, asyncio.gather under a semaphore): the engine's previous shape, for comparison.
 
     python bench/bench_checks.py --reals 1000 10000 --concurrency 500 --loop uvloop
+With ``--workers 1 2`` the same load is also split over W processes (each its own event loop
+and a share of the reals, as ``workers=W`` splits the daemon's checks), started together;
+the report gives the aggregate checks/s, the CPU-seconds per 1,000 checks summed over the
+workers, and the server process's CPU per 1,000 checks, which shares the cores and may be
+what limits the scaling.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
 
 from pyldirectord.checks.base import CheckResult, CheckSpec, Target
 from pyldirectord.checks.engine import Flight
@@ -85,6 +92,8 @@ class Figures:
     failures: int
     seconds: float
     cpu: float
+    started: float = 0.0  # monotonic clock: shared by the processes of a split run
+    ended: float = 0.0
 
     def line(self) -> str:
         rate = self.checks / self.seconds
@@ -157,24 +166,106 @@ async def run_round(
     return results.count(False)
 
 
-async def measure(kind: str, reals: int, rounds: int, concurrency: int, path: str) -> Figures:
-    targets = [Target(address, port) for address, port in endpoints(reals)]
+async def measure(
+    kind: str, reals: int, rounds: int, concurrency: int, path: str,
+    share: list[Target] | None = None, barrier: Barrier | None = None,
+) -> Figures:  # fmt: skip
+    """``rounds`` checks of every real (of ``share``, in a split run), timed."""
+    targets = share if share is not None else [Target(a, p) for a, p in endpoints(reals)]
     checktype = "connect" if kind == "connect" else "negotiate"
     spec = CheckSpec(checktype, "http", checktimeout=10.0, negotiatetimeout=10.0,
                      receive="alive")  # fmt: skip
     async with Checkers() as checkers:
         check = checkers.lookup(checktype, "http", "tcp")
-        await run_round(check, targets[: min(reals, 200)], spec, concurrency)  # warm up
-        cpu0, wall0, failures = time.process_time(), time.perf_counter(), 0
+        await run_round(check, targets[:200], spec, concurrency)  # warm up
+        if barrier is not None:
+            barrier.wait()  # nothing else runs on this loop yet: blocking is harmless here
+        cpu0, started, failures = time.process_time(), time.monotonic(), 0
         if path == "engine":
-            checks = reals * rounds
+            checks = len(targets) * rounds
             failures = await run_scheduled(checkers, checktype, targets, spec, checks,
                                            concurrency)  # fmt: skip
         else:
             for _ in range(rounds):
                 failures += await run_round(check, targets, spec, concurrency)
-        seconds, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return Figures(f"{kind}", reals, reals * rounds, failures, seconds, cpu)
+        ended, cpu = time.monotonic(), time.process_time() - cpu0
+    return Figures(kind, reals, len(targets) * rounds, failures, ended - started, cpu, started,
+                   ended)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one worker process of a split run measured (monotonic clock: shared by all)."""
+
+    checks: int
+    failures: int
+    started: float
+    ended: float
+    cpu: float
+
+
+async def measure_share(
+    kind: str, reals: int, rounds: int, concurrency: int, path: str, index: int, count: int,
+    barrier: Barrier,
+) -> Share:  # fmt: skip
+    """As ``measure``, for every ``count``-th real from ``index``; the timed part starts when
+    every worker (and the parent) has warmed up."""
+    targets = [Target(address, port) for address, port in endpoints(reals)][index::count]
+    figures = await measure(kind, reals, rounds, concurrency, path, targets, barrier)
+    return Share(figures.checks, figures.failures, figures.started, figures.ended, figures.cpu)
+
+
+def share_main(
+    kind: str, reals: int, rounds: int, concurrency: int, path: str, loop: str, index: int,
+    count: int, barrier: Barrier, results: Connection,
+) -> None:  # fmt: skip
+    raise_nofile()
+    work = measure_share(kind, reals, rounds, concurrency, path, index, count, barrier)
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        results.send(runner.run(work))
+
+
+def process_cpu(pid: int) -> float:
+    """CPU-seconds (user + system) of another process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_split(
+    kind: str, reals: int, rounds: int, concurrency: int, workers: int, server: int, path: str,
+    loop: str,
+) -> str:
+    """The load over ``workers`` processes: one report line, with the server's CPU."""
+    barrier = multiprocessing.Barrier(workers + 1)
+    pipes = [multiprocessing.Pipe(duplex=False) for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(target=share_main, daemon=True, args=(
+            kind, reals, rounds, concurrency, path, loop, index, workers, barrier,
+            pipes[index][1]))
+        for index in range(workers)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(timeout=120)
+        server0 = process_cpu(server)
+        shares: list[Share] = [receiving.recv() for receiving, _ in pipes]
+        server_cpu = process_cpu(server) - server0
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    checks = sum(share.checks for share in shares)
+    seconds = max(share.ended for share in shares) - min(share.started for share in shares)
+    cpu = sum(share.cpu for share in shares)
+    failures = sum(share.failures for share in shares)
+    return (
+        f"{kind:8} N={reals:<6} workers={workers:<2} {checks:>6} checks in {seconds:6.2f} s "
+        f"= {checks / seconds:8.0f} checks/s, {cpu / checks * 1000:5.2f} CPU-s per 1,000 "
+        f"checks (workers), server {server_cpu / checks * 1000:5.2f}, {failures} failed"
+    )
 
 
 def main() -> int:
@@ -184,6 +275,8 @@ def main() -> int:
     parser.add_argument("--checks", type=int, default=10000, help="checks per measurement")
     parser.add_argument("--path", choices=("engine", "coroutine"), default="engine")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--workers", type=int, nargs="+", default=[],
+                        help="also split the load over this many processes (e.g. 1 2)")
     args = parser.parse_args()
     limit = raise_nofile()
     if max(args.reals) + args.concurrency + 100 > limit:
@@ -203,6 +296,13 @@ def main() -> int:
             parent.recv()
             rounds = max(1, args.checks // reals)
             for kind in ("connect", "http"):
+                if args.workers:
+                    for workers in args.workers:
+                        line = measure_split(kind, reals, rounds, args.concurrency, workers,
+                                             server.pid or 0, args.path, args.loop)  # fmt: skip
+                        print(line, flush=True)
+                        failed |= not line.endswith(" 0 failed")
+                    continue
                 work = measure(kind, reals, rounds, args.concurrency, args.path)
                 with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
                     figures = runner.run(work)

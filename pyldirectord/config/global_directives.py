@@ -172,6 +172,11 @@ def _g_eventlog(state: State, line: Global, match: re.Match[str]) -> Updates:
     return {"eventlog": values.absolute_path(match.group(1).strip('"'), "eventlog")}
 
 
+def _g_workers(state: State, line: Global, match: re.Match[str]) -> Updates:
+    state.quirk(line.number, EXTENSION.format("workers"))
+    return {"workers": values.workers(match.group(1).strip(values.BLANKS))}
+
+
 GLOBAL_TABLE: tuple[tuple[re.Pattern[str], GlobalHandler], ...] = (
     (_p(r"^checktimeout\s*=\s*(.*)"),
      _g_counter("checktimeout", "invalid check timeout value", positive=True)),
@@ -204,4 +209,5 @@ GLOBAL_TABLE: tuple[tuple[re.Pattern[str], GlobalHandler], ...] = (
     (_p(r"^statusaddress\s*=\s*(.*)"), _g_statusaddress),
     (_p(r"^drain\s*=\s*(.*)"), _g_drain),
     (_p(r"^eventlog\s*=\s*(.*)"), _g_eventlog),
+    (_p(r"^workers\s*=\s*(.*)"), _g_workers),
 )  # fmt: skip

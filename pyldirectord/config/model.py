@@ -161,6 +161,9 @@ class Globals:
     statusaddress: tuple[str, int] | None = None
     drain: int | None = None  # seconds a failed real of a quiescent=no virtual may drain
     eventlog: str | None = None
+    # pyldirectord extension (docs/design.md, "Check workers"): check processes; 1 checks in
+    # the daemon's own loop, "auto" one process per CPU the daemon may use.
+    workers: int | Literal["auto"] = 1
     # Every global fallback/fallback6 line in file order: the reference resolves each one at
     # its line, even one that a later line overrides.
     fallback_lines: tuple[Fallback, ...] = ()

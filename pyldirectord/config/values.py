@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Literal
 
 from pyldirectord.config.limits import COUNT_MAX, bounded_int
 from pyldirectord.config.model import EMAIL_STATUSES, DaemonStatus
@@ -159,6 +160,22 @@ def listen_address(value: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"invalid listen address: port {port} out of range")
     return host, port
+
+
+WORKERS_MAX = 64  # check processes; far more than a director's checks can use
+
+
+def workers(value: str) -> int | Literal["auto"]:
+    """``workers=N`` (1..WORKERS_MAX) or ``workers=auto`` (a pyldirectord extension's value).
+
+    ``auto`` stays a word here: how many CPUs the daemon may use is the host's business,
+    read where the daemon starts (runtime.workers.worker_count), not by the pure parser.
+    """
+    if value == "auto":
+        return "auto"
+    if re.fullmatch(r"\d+", value, A) is None:
+        raise ValueError("invalid workers value (expected a number of processes or auto)")
+    return in_range(value, WORKERS_MAX, "invalid workers value", minimum=1)
 
 
 def absolute_path(value: str, name: str) -> str:

@@ -14,6 +14,7 @@ its traceback, once per place and error type (faults.FaultLog).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
@@ -62,10 +63,11 @@ from pyldirectord.notify.log import Log
 from pyldirectord.notify.monitor import MonitorFile, monitor_entry
 from pyldirectord.notify.statefile import DirectorState
 from pyldirectord.runtime.maintenance import MaintenanceDir, ReverseNameCache
-from pyldirectord.runtime.prober import Prober, timed_out
+from pyldirectord.runtime.prober import Prober, negotiate_check, timed_out
 from pyldirectord.runtime.scheduler import Scheduler, Unit
 from pyldirectord.runtime.statewriter import StateFileWriter, snapshot
 from pyldirectord.runtime.watch import DirectoryWatcher
+from pyldirectord.runtime.workers import WorkerPool, worker_count
 
 
 class ReloadRefused(Exception):
@@ -110,6 +112,9 @@ RECONCILE_REST_MAX = 2.0
 # row up to RESTART_MAX, so a fault that repeats cannot spin the CPU or flood the log.
 RESTART_DELAY = 1.0
 RESTART_MAX = 60.0
+# At start, how long the director waits for its check workers to be up (a new interpreter
+# importing the checks: a fraction of a second, more on a loaded host) before the settle.
+WORKERS_START = 10.0
 
 
 class Director:
@@ -133,9 +138,17 @@ class Director:
         self._notify = notify or (lambda _event: None)
         self._loop = asyncio.get_running_loop()
         self.faults = FaultLog(log.log)
-        self._scheduler = Scheduler[ProbeResult](
-            self._on_result, timed_out, concurrency, on_error=self._round_failed
-        )
+        # workers=1: checks in this loop; more: in worker processes (runtime/workers.py),
+        # which the director drives through the same interface. Read at start only.
+        self._workers = worker_count(config.globals.workers)
+        self._scheduler: Scheduler[ProbeResult] | WorkerPool = (
+            Scheduler[ProbeResult](
+                self._on_result, timed_out, concurrency, on_error=self._round_failed
+            )
+            if self._workers == 1
+            else WorkerPool(self._workers, self._on_result, log.log, concurrency=concurrency,
+                            on_error=self._round_failed)
+        )  # fmt: skip
         self._plans: dict[str, CheckPlan] = {}
         self._lock = asyncio.Lock()
         self._dirty = asyncio.Event()
@@ -172,6 +185,10 @@ class Director:
         actual = await self._backend.read_table()
         self.health = seed_health(self.config, actual, {})
         self._install(self.config)
+        if isinstance(self._scheduler, WorkerPool):  # the settle counts from their first checks
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WORKERS_START):
+                    await self._scheduler.ready()
         try:
             async with asyncio.timeout(settle):
                 await self._all_reported.wait()
@@ -201,6 +218,9 @@ class Director:
                 pending = set(diff(actual, desired_table(old, self.health, actual),
                                    owned_services(old)))  # fmt: skip
                 self.health, self.config = health, new
+                if worker_count(new.globals.workers) != self._workers:
+                    self._log.log(f"workers= takes effect at the next start; checks keep "
+                                  f"running in {self._workers} process(es)")  # fmt: skip
                 # A reload re-applies every weight, as the reference's does: edits by hand
                 # end, and nothing written before counts as ours (fresh objects, so that a
                 # refused reload can put the old ones back untouched).
@@ -255,7 +275,7 @@ class Director:
         return self._scheduler.overloaded
 
     @property
-    def scheduler(self) -> Scheduler[ProbeResult]:
+    def scheduler(self) -> Scheduler[ProbeResult] | WorkerPool:
         """For the metrics and the watchdog: lag, inconclusive results, progress."""
         return self._scheduler
 
@@ -274,16 +294,24 @@ class Director:
             for v in config.virtuals
             if v.monitorfile
         }
-        units = {}
-        for key, plan in self._plans.items():
-            prober = Prober(plan, self._checkers, self._maintenance, self.faults)
-            if prober.note:
-                self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {prober.note}")
-            units[key] = Unit(key, prober, bound_of(plan), plan.interval, prober)
-        self._reported &= set(units)
-        if not units or self._reported == set(units):
+        if isinstance(self._scheduler, WorkerPool):
+            for plan in self._plans.values():  # the workers' probers keep quiet about it
+                self._log_note(plan, negotiate_check(self._checkers, plan.spec)[1])
+            self._scheduler.update(self._plans, config.globals.maintenancedir)
+        else:
+            units = {}
+            for key, plan in self._plans.items():
+                prober = Prober(plan, self._checkers, self._maintenance, self.faults)
+                self._log_note(plan, prober.note)
+                units[key] = Unit(key, prober, bound_of(plan), plan.interval, prober)
+            self._scheduler.update(units)
+        self._reported &= set(self._plans)
+        if not self._plans or self._reported == set(self._plans):
             self._all_reported.set()
-        self._scheduler.update(units)
+
+    def _log_note(self, plan: CheckPlan, note: str | None) -> None:
+        if note:
+            self._log.log(f"Warning: {plan.target.ip}:{plan.target.port}: {note}")
 
     def _watch_maintenance(self, directory: str | None) -> None:
         """Checks consult the maintenance dir every time; watching it as well makes a drain
