@@ -87,6 +87,18 @@ def _code_point(digits: str, base: int, for_bytes: bool, pattern: str) -> str:
     return f"\\U{value:08x}"
 
 
+_METACHARACTERS = frozenset("\\^$.|?*+()[]{}")
+
+
+@functools.lru_cache(maxsize=4096)
+def literal_bytes(pattern: str) -> bytes | None:
+    """The bytes a pattern without any metacharacter matches (most receive strings: "alive",
+    "200 OK"), or None. Such a match is a substring search: no regex, no time bound needed."""
+    if not pattern or not _METACHARACTERS.isdisjoint(pattern):
+        return None
+    return pattern.encode("utf-8", "surrogateescape")
+
+
 @functools.lru_cache(maxsize=4096)
 def compile_bytes(pattern: str) -> regex.Pattern[bytes]:
     """The pattern for a raw reply (HTTP body, simpletcp lines); ReceiveError if it is bad."""

@@ -6,8 +6,14 @@ import asyncio
 
 import pytest
 
-from pyldirectord.checks.receive import search_bytes, search_text
-from pyldirectord.config.receive import ReceiveError, compile_error, perl_to_regex
+from pyldirectord.checks.receive import search_bytes, search_bytes_in_slice, search_text
+from pyldirectord.config.receive import (
+    ReceiveError,
+    compile_bytes,
+    compile_error,
+    literal_bytes,
+    perl_to_regex,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +86,19 @@ def test_hostile_patterns_are_errors_with_a_short_message() -> None:
     assert nested is not None and nested.endswith("...: nested too deeply")
     unterminated = compile_error("[" * 10_000)
     assert unterminated is not None and len(unterminated) < 200
+
+
+@pytest.mark.parametrize("pattern", ["alive", "200 OK", "a-b/c", "caf\u00e9", "x=1, y=2", "#1"])
+@pytest.mark.parametrize("body", [b"", b"I am alive\n", b"HTTP 200 OK", b"a-b/c", b"caf\xc3\xa9",
+                                  b"x=1, y=2", b"#", b"#1 ALIVE"])  # fmt: skip
+def test_a_literal_receive_matches_as_the_regex_does(pattern: str, body: bytes) -> None:
+    """A pattern without metacharacters is a substring search, with the regex's answer."""
+    assert literal_bytes(pattern) is not None
+    assert search_bytes_in_slice(pattern, body) == (compile_bytes(pattern).search(body) is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern", ["a.c", "^ok", "ok$", "a|b", "a+", "(ok)", "[ok]", "\\d", "x{2}"]
+)
+def test_a_pattern_with_a_metacharacter_is_no_literal(pattern: str) -> None:
+    assert literal_bytes(pattern) is None
