@@ -1,5 +1,9 @@
 """service=http/https/http_proxy negotiate checks over one shared aiohttp session (spec 4.3).
 
+A plain-http check to the real itself takes the lean path (checks/httpflight.py) and never
+touches aiohttp: aiohttp is imported, and the session made, by the first check that needs it
+(https, http_proxy, a redirect), so a farm of plain-http checks spares its ~20 MB.
+
 The caller creates one ``HttpChecker`` and closes it at shutdown; every check reuses its
 connector, so thousands of reals cost one session. Each check still opens its own connection
 (``force_close``), as LWP does: a real that stopped accepting is seen at once.
@@ -10,9 +14,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
 
 from pyldirectord.checks.base import (
     CheckResult,
@@ -28,6 +31,9 @@ from pyldirectord.checks.engine import Flight, run_flight
 from pyldirectord.checks.httpflight import HttpFlight, LeanRequest, lean_request
 from pyldirectord.checks.receive import search_bytes, search_bytes_in_slice
 from pyldirectord.config.receive import ReceiveError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # LWP::UserAgent's defaults: it follows redirects of GET and HEAD, at most 7, to any host.
 MAX_REDIRECTS = 7
@@ -57,6 +63,7 @@ class HttpChecker:
         # Built once: creating a default context loads the system CA store (milliseconds).
         self._verify_context = verify_context
         self._session: aiohttp.ClientSession | None = None
+        self._open = False
 
     async def __aenter__(self) -> HttpChecker:
         self.open()
@@ -71,7 +78,15 @@ class HttpChecker:
         await self.close()
 
     def open(self) -> None:
+        """Ready for checks (the aiohttp session itself is made by the first that needs it)."""
+        self._open = True
+
+    def _aiohttp_session(self) -> aiohttp.ClientSession:
+        if not self._open:
+            raise RuntimeError("HttpChecker.check() called before open()")
         if self._session is None:
+            import aiohttp
+
             connector = aiohttp.TCPConnector(limit=0, force_close=True, use_dns_cache=False)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -81,8 +96,10 @@ class HttpChecker:
                 skip_auto_headers=("Accept-Encoding",),
                 headers={"User-Agent": USER_AGENT},
             )
+        return self._session
 
     async def close(self) -> None:
+        self._open = False
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -122,6 +139,8 @@ class HttpChecker:
         sni: str | None, first: int,
     ) -> Outcome:  # fmt: skip
         """Requests from hop ``first`` on, following redirects as LWP does."""
+        import aiohttp  # the first such check imports it (see the module's docstring)
+
         for hop in range(first, MAX_REDIRECTS + 1):
             try:
                 status, reason, location, body = await self._fetch(url, spec, headers, proxy, sni)
@@ -164,9 +183,7 @@ class HttpChecker:
         proxy: str | None,
         sni: str | None,
     ) -> tuple[int, str, str | None, bytes]:
-        if self._session is None:
-            raise RuntimeError("HttpChecker.check() called before open()")
-        async with self._session.request(
+        async with self._aiohttp_session().request(
             spec.httpmethod,
             url,
             headers=headers,
@@ -243,6 +260,8 @@ async def contained(work: Awaitable[Outcome]) -> Outcome:
 
 def failure_reason(url: str, err: aiohttp.ClientError) -> str:
     """LWP-like synthetic 500s: ``500 Can't connect to 127.0.0.1:81 (Connection refused)``."""
+    import aiohttp
+
     if isinstance(err, aiohttp.ClientConnectorCertificateError):
         cause = f"certificate verify failed: {err.certificate_error}"
         return f"500 Can't connect to {_netloc(url)} ({cause})"

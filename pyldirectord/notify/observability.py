@@ -8,13 +8,18 @@ running: a listener that cannot bind and an event log that cannot be written are
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from pyldirectord.config.model import Config
 from pyldirectord.core.observer import Observer, Observers
 from pyldirectord.notify.eventlog import EventLog
 from pyldirectord.notify.log import Log
-from pyldirectord.notify.metrics import Metrics
-from pyldirectord.notify.statusserver import MailCounts, Observed, StatusServer
+
+if TYPE_CHECKING:
+    # Imported when a config sets statusaddress: aiohttp's server and prometheus_client
+    # weigh about 25 MB of resident memory a director without a status listener never uses.
+    from pyldirectord.notify.metrics import Metrics
+    from pyldirectord.notify.statusserver import MailCounts, Observed, StatusServer
 
 
 class Observability:
@@ -31,6 +36,8 @@ class Observability:
         """The observers ``config`` asks for (before the director starts or reloads)."""
         globals_ = config.globals
         if globals_.statusaddress is not None and self.metrics is None:
+            from pyldirectord.notify.metrics import Metrics
+
             self.metrics = Metrics()
         path = globals_.eventlog
         if self.eventlog is not None and self.eventlog.path != path:
@@ -52,6 +59,8 @@ class Observability:
             self._server = None
         if address is None or self.metrics is None:
             return
+        from pyldirectord.notify.statusserver import StatusServer
+
         server = StatusServer(director, self.metrics, mails)
         host, port = address
         try:
