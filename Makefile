@@ -119,11 +119,12 @@ bench-ipvs: install apt uml
 
 # The check engine alone against N loopback servers (not part of `make test`).
 bench-checks: install
-	$(BIN)/python bench/bench_checks.py --reals 1000 10000
+	$(BIN)/python bench/bench_checks.py --reals 1000 10000 --kinds connect http refused
+	$(MAKE) --no-print-directory bench-workers
 
-# workers=N's scaling: the same load in 1 and 2 processes (with the server's CPU beside it).
+# The same load split over 1 and 2 worker processes (workers=N), started together.
 bench-workers: install
-	$(BIN)/python bench/bench_checks.py --reals 1000 10000 --workers 1 2
+	$(BIN)/python bench/bench_checks.py --reals 1000 --kinds refused connect http --workers 1 2
 
 demo: install apt uml
 	tools/demo

@@ -6,6 +6,8 @@ as engine flights), every real re-checked as soon as its last check ended (inter
 a concurrency bound, and reports checks/second and the checker's CPU-seconds per 1,000 checks
 (the servers' CPU is not counted). ``--path coroutine`` runs the same checks as coroutines
 (one Task each, asyncio.gather under a semaphore): the engine's previous shape, for comparison.
+``--kinds refused`` connects to ports where nothing listens: the kernel resets them, no server
+process competes for the cores, and the load is the checker's alone.
 
     python bench/bench_checks.py --reals 1000 10000 --concurrency 500 --loop uvloop
 With ``--workers 1 2`` the same load is also split over W processes (each its own event loop
@@ -32,6 +34,7 @@ from multiprocessing.synchronize import Barrier
 from pyldirectord.checks.base import CheckResult, CheckSpec, Target
 from pyldirectord.checks.engine import Flight
 from pyldirectord.checks.registry import Checkers, FlightMaker
+from pyldirectord.runtime import loops
 from pyldirectord.runtime.loops import loop_factory
 from pyldirectord.runtime.scheduler import Scheduler, Unit
 
@@ -81,7 +84,17 @@ async def serve(reals: int, ready: Connection) -> None:
 
 def server_main(reals: int, ready: Connection) -> None:
     raise_nofile()
-    asyncio.run(serve(reals, ready))
+    # On uvloop (C transports) where installed: the server shares the host's cores with the
+    # checker processes, and what it costs is taken from them.
+    loops.run(serve(reals, ready))
+
+
+def kind_targets(kind: str, reals: int) -> list[Target]:
+    """The reals' addresses; for ``refused``, ports beside the listening ones where nothing
+    listens: the kernel answers with a reset, no server process takes any CPU, and the load
+    is the checker's own (what splitting it over worker processes can scale)."""
+    offset = PORTS_PER_ADDRESS if kind == "refused" else 0
+    return [Target(address, port + offset) for address, port in endpoints(reals)]
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,11 @@ class Verdicts:
         return result
 
 
+def as_expected(kind: str, result: CheckResult) -> bool:
+    """Every check must pass; a ``refused`` check must be refused (nothing listens there)."""
+    return result.reason == "Connection refused" if kind == "refused" else result.ok
+
+
 async def run_scheduled(
     checkers: Checkers, kind: str, targets: list[Target], spec: CheckSpec, checks: int,
     concurrency: int,
@@ -129,7 +147,7 @@ async def run_scheduled(
     def on_result(key: str, result: CheckResult, at: float) -> None:
         nonlocal failures, ended
         ended += 1
-        failures += not result.ok
+        failures += not as_expected(kind, result)
         if ended == checks and not done.done():
             done.set_result(None)
 
@@ -141,7 +159,7 @@ async def run_scheduled(
     )
     units = {}
     for index, target in enumerate(targets):
-        maker = checkers.flights(kind, target, spec)
+        maker = checkers.flights(spec.checktype, target, spec)
         assert maker is not None, f"{kind} has no flight"
         units[str(index)] = Unit(str(index), unused_probe, 10.0, 0.0, Verdicts(maker))
     scheduler.update(units)
@@ -152,6 +170,7 @@ async def run_scheduled(
 
 async def run_round(
     check: Callable[[Target, CheckSpec], Awaitable[CheckResult]],
+    kind: str,
     targets: list[Target],
     spec: CheckSpec,
     concurrency: int,
@@ -160,7 +179,7 @@ async def run_round(
 
     async def one(target: Target) -> bool:
         async with bound:
-            return (await check(target, spec)).ok
+            return as_expected(kind, await check(target, spec))
 
     results = await asyncio.gather(*(one(target) for target in targets))
     return results.count(False)
@@ -171,23 +190,22 @@ async def measure(
     share: list[Target] | None = None, barrier: Barrier | None = None,
 ) -> Figures:  # fmt: skip
     """``rounds`` checks of every real (of ``share``, in a split run), timed."""
-    targets = share if share is not None else [Target(a, p) for a, p in endpoints(reals)]
-    checktype = "connect" if kind == "connect" else "negotiate"
+    targets = share if share is not None else kind_targets(kind, reals)
+    checktype = "negotiate" if kind == "http" else "connect"
     spec = CheckSpec(checktype, "http", checktimeout=10.0, negotiatetimeout=10.0,
                      receive="alive")  # fmt: skip
     async with Checkers() as checkers:
         check = checkers.lookup(checktype, "http", "tcp")
-        await run_round(check, targets[:200], spec, concurrency)  # warm up
+        await run_round(check, kind, targets[:200], spec, concurrency)  # warm up
         if barrier is not None:
             barrier.wait()  # nothing else runs on this loop yet: blocking is harmless here
         cpu0, started, failures = time.process_time(), time.monotonic(), 0
         if path == "engine":
             checks = len(targets) * rounds
-            failures = await run_scheduled(checkers, checktype, targets, spec, checks,
-                                           concurrency)  # fmt: skip
+            failures = await run_scheduled(checkers, kind, targets, spec, checks, concurrency)
         else:
             for _ in range(rounds):
-                failures += await run_round(check, targets, spec, concurrency)
+                failures += await run_round(check, kind, targets, spec, concurrency)
         ended, cpu = time.monotonic(), time.process_time() - cpu0
     return Figures(kind, reals, len(targets) * rounds, failures, ended - started, cpu, started,
                    ended)  # fmt: skip
@@ -210,7 +228,7 @@ async def measure_share(
 ) -> Share:  # fmt: skip
     """As ``measure``, for every ``count``-th real from ``index``; the timed part starts when
     every worker (and the parent) has warmed up."""
-    targets = [Target(address, port) for address, port in endpoints(reals)][index::count]
+    targets = kind_targets(kind, reals)[index::count]
     figures = await measure(kind, reals, rounds, concurrency, path, targets, barrier)
     return Share(figures.checks, figures.failures, figures.started, figures.ended, figures.cpu)
 
@@ -274,6 +292,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--checks", type=int, default=10000, help="checks per measurement")
     parser.add_argument("--path", choices=("engine", "coroutine"), default="engine")
+    parser.add_argument("--kinds", nargs="+", choices=("connect", "http", "refused"),
+                        default=["connect", "http"])  # fmt: skip
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--workers", type=int, nargs="+", default=[],
                         help="also split the load over this many processes (e.g. 1 2)")
@@ -295,7 +315,7 @@ def main() -> int:
                 raise RuntimeError("the server process did not start")
             parent.recv()
             rounds = max(1, args.checks // reals)
-            for kind in ("connect", "http"):
+            for kind in args.kinds:
                 if args.workers:
                     for workers in args.workers:
                         line = measure_split(kind, reals, rounds, args.concurrency, workers,
