@@ -71,7 +71,7 @@ test-fast: lint typecheck unit
 # The host suite runs on uvloop (the daemon's loop where it is installed); the parts that
 # touch the loop most (the scheduler, the check engine, the director) run again on asyncio's
 # own loop, the fallback where uvloop is absent (pyldirectord/runtime/loops.py).
-ASYNCIO_TESTS := tests/unit/test_scheduler.py tests/integration/checks/test_connect_ping.py \
+ASYNCIO_TESTS := tests/unit/test_scheduler.py tests/unit/test_engine.py tests/integration/checks/test_connect_ping.py \
     tests/integration/checks/test_http_check.py tests/integration/checks/test_hostile_replies.py \
     tests/integration/director
 unit-asyncio: install

@@ -121,22 +121,6 @@ class Engine:
             raise RuntimeError("the engine's event loop is gone")
         return loop
 
-    def close(self) -> None:
-        """Abort every flight (no result is reported) and release the epoll set."""
-        for queue in self._queues.values():
-            for flight in queue:
-                self.abort(flight)
-        for _, _, flight in self._extended:
-            self.abort(flight)
-        self._queues.clear()
-        self._extended.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-        loop = self._loop_ref()
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(self._epoll.fileno())
-        self._epoll.close()
-
     def clock(self) -> float:
         """Read the loop's clock for the batch about to start flights."""
         self.now = self._loop.time()
@@ -283,17 +267,12 @@ _engines = weakref.WeakKeyDictionary()
 
 
 def engine_for(loop: asyncio.AbstractEventLoop) -> Engine:
-    """The loop's one engine, made on first use (closed with ``close_engine``)."""
+    """The loop's one engine, made on first use. It lives as long as the loop: once the loop
+    is closed and gone, so is the engine's entry here, and its epoll set is closed with it."""
     engine = _engines.get(loop)
     if engine is None:
         engine = _engines[loop] = Engine(loop)
     return engine
-
-
-def close_engine(loop: asyncio.AbstractEventLoop) -> None:
-    engine = _engines.pop(loop, None)
-    if engine is not None:
-        engine.close()
 
 
 async def run_flight(flight: Flight, timeout: float) -> CheckResult:
