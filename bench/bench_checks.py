@@ -4,8 +4,8 @@ A server process listens on N (address, port) pairs spread over 127.0.0.0/8; thi
 checks them through the director's own ``Scheduler`` (checks due together start as one batch,
 as engine flights), every real re-checked as soon as its last check ended (interval 0), under
 a concurrency bound, and reports checks/second and the checker's CPU-seconds per 1,000 checks
-(the servers' CPU is not counted). ``--path coroutine`` runs the same checks as coroutines
-(one Task each, asyncio.gather under a semaphore): the engine's previous shape, for comparison.
+(the servers' CPU is not counted). ``--path coroutine`` runs the same checks as one coroutine
+each (a Task each, asyncio.gather under a semaphore, no batching), for comparison.
 ``--kinds refused`` connects to ports where nothing listens: the kernel resets them, no server
 process competes for the cores, and the load is the checker's alone.
 
