@@ -148,42 +148,41 @@ class Engine:
 
     def abort(self, flight: Flight) -> None:
         """End a flight without a result (its unit was removed or restarted)."""
-        if not flight.finished:
-            flight.finished = True
-            self.in_flight -= 1
-            self._release(flight)
-            if not self.in_flight:
-                self._idle()
+        self._land(flight)
 
     def watch(self, fd: int, events: int, flight: Flight) -> None:
         self._epoll.register(fd, events)
         self._watched[fd] = flight
 
     def end(self, flight: Flight, ok: bool, reason: str, error: BaseException | None) -> None:
+        if self._land(flight):
+            flight._done(CheckResult(ok, reason, self.now - flight.started), error)
+
+    def spawn(self, flight: Flight, work: Callable[[], Awaitable[tuple[bool, str]]]
+              ) -> asyncio.Task[None]:  # fmt: skip
+        async def carry_on() -> None:
+            error: Exception | None = None
+            try:
+                ok, reason = await work()
+            except Exception as fault:
+                error, ok, reason = fault, False, f"{type(fault).__name__}: {fault}"
+            self.now = self._loop.time()
+            self.end(flight, ok, reason, error)
+
+        return self._loop.create_task(carry_on())
+
+    # ------------------------------------------------------------------ inside
+
+    def _land(self, flight: Flight) -> bool:
+        """Take a flight out of the air, once: False when it had ended already."""
         if flight.finished:
-            return
+            return False
         flight.finished = True
         self.in_flight -= 1
         self._release(flight)
         if not self.in_flight:
             self._idle()
-        flight._done(CheckResult(ok, reason, self.now - flight.started), error)
-
-    def spawn(self, flight: Flight, work: Callable[[], Awaitable[tuple[bool, str]]]
-              ) -> asyncio.Task[None]:  # fmt: skip
-        async def carry_on() -> None:
-            try:
-                ok, reason = await work()
-            except Exception as error:
-                self.now = self._loop.time()
-                self.end(flight, False, f"{type(error).__name__}: {error}", error)
-                return
-            self.now = self._loop.time()
-            self.end(flight, ok, reason, None)
-
-        return self._loop.create_task(carry_on())
-
-    # ------------------------------------------------------------------ inside
+        return True
 
     def _release(self, flight: Flight) -> None:
         with contextlib.suppress(Exception):  # a close that fails has nothing to release

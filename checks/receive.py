@@ -39,9 +39,9 @@ async def search_bytes(pattern: str, *items: bytes) -> bool:
 
     ReceiveError on a bad pattern or a match that ran out of time.
     """
-    literal = literal_bytes(pattern)
-    if literal is not None:
-        return any(literal in item for item in items)
+    found = _literal_search(pattern, items)
+    if found is not None:
+        return found
     return await _search(compile_bytes(pattern), pattern, items)
 
 
@@ -53,9 +53,9 @@ def search_bytes_now(pattern: str, *items: bytes) -> bool:
     """``search_bytes`` for a synchronous caller (a reply datagram's judge, called by the
     loop): only the loop's slice; a match that needs more is a ReceiveError (DOWN), as a
     costly one is in ``search_bytes``. A datagram is at most 64 KiB."""
-    literal = literal_bytes(pattern)
-    if literal is not None:
-        return any(literal in item for item in items)
+    found = _literal_search(pattern, items)
+    if found is not None:
+        return found
     try:
         return _any_match(compile_bytes(pattern), items, LOOP_SLICE, release_gil=False)
     except TimeoutError:
@@ -66,13 +66,19 @@ def search_bytes_now(pattern: str, *items: bytes) -> bool:
 def search_bytes_in_slice(pattern: str, body: bytes) -> bool | None:
     """The loop's slice of ``search_bytes``: the answer, or None when the match needs more
     time (the caller then runs ``search_bytes``, whose worker thread bounds the rest)."""
-    literal = literal_bytes(pattern)
-    if literal is not None:
-        return literal in body
+    found = _literal_search(pattern, (body,))
+    if found is not None:
+        return found
     try:
         return _any_match(compile_bytes(pattern), (body,), LOOP_SLICE, release_gil=False)
     except TimeoutError:
         return None
+
+
+def _literal_search(pattern: str, items: Sequence[bytes]) -> bool | None:
+    """The answer for a pattern without metacharacters (a substring search), else None."""
+    literal = literal_bytes(pattern)
+    return None if literal is None else any(literal in item for item in items)
 
 
 AnyStr = TypeVar("AnyStr", str, bytes)

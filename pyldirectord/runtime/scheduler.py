@@ -229,14 +229,17 @@ class Scheduler(Generic[R]):
 
     def _tick_soon(self) -> None:
         self._kicked = False
-        self._collect(self._engine.clock())
-        self._start_waiting()
+        self._start_due()
 
     def _tick(self) -> None:
         self._timer = None
+        self._start_due()
+        self._arm()
+
+    def _start_due(self) -> None:
+        """One batch: every unit due by now, under one clock reading, as slots allow."""
         self._collect(self._engine.clock())
         self._start_waiting()
-        self._arm()
 
     def _collect(self, now: float) -> None:
         """Move every unit due by ``now`` (and within TICK of it) to the waiting line."""
