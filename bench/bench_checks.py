@@ -211,26 +211,14 @@ async def measure(
                    ended)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Share:
-    """What one worker process of a split run measured (monotonic clock: shared by all)."""
-
-    checks: int
-    failures: int
-    started: float
-    ended: float
-    cpu: float
-
-
 async def measure_share(
     kind: str, reals: int, rounds: int, concurrency: int, path: str, index: int, count: int,
     barrier: Barrier,
-) -> Share:  # fmt: skip
+) -> Figures:  # fmt: skip
     """As ``measure``, for every ``count``-th real from ``index``; the timed part starts when
     every worker (and the parent) has warmed up."""
     targets = kind_targets(kind, reals)[index::count]
-    figures = await measure(kind, reals, rounds, concurrency, path, targets, barrier)
-    return Share(figures.checks, figures.failures, figures.started, figures.ended, figures.cpu)
+    return await measure(kind, reals, rounds, concurrency, path, targets, barrier)
 
 
 def share_main(
@@ -268,7 +256,7 @@ def measure_split(
     try:
         barrier.wait(timeout=120)
         server0 = process_cpu(server)
-        shares: list[Share] = [receiving.recv() for receiving, _ in pipes]
+        shares: list[Figures] = [receiving.recv() for receiving, _ in pipes]
         server_cpu = process_cpu(server) - server0
     finally:
         for process in processes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from memory_table import ListSink, MemoryTable
+from test_director_host import free_port
 
 from pyldirectord.checks.registry import Checkers
 from pyldirectord.config.model import Config, Globals, Real, Virtual
@@ -33,12 +33,6 @@ from pyldirectord.runtime.workerwire import LogLine, encode
 DEADLINE = 30.0
 VIP = "192.0.2.90"
 PER_SHARD = 2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:
