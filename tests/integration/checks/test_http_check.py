@@ -13,7 +13,7 @@ import trustme
 from aiohttp import web
 from leaks import no_leaks
 
-from pyldirectord.checks.base import CheckSpec, Target
+from pyldirectord.checks.base import CheckSpec, Target, bounded
 from pyldirectord.checks.http import HttpChecker
 
 BIG = 10 * 1024 * 1024
@@ -385,3 +385,33 @@ async def test_garbage_and_silent_close(
         False,
         "500 Server closed connection without sending any data back",
     )
+
+
+@pytest.mark.parametrize(
+    ("request_path", "virtualhost", "method"),
+    [("/", "", "GET"), ("/a b?x=\u00e9&y", "www.example.test", "GET"), ("/x#frag", "", "HEAD"),
+     ("/%41?q=%zz", "", "GET")],
+)  # fmt: skip
+async def test_the_lean_path_sends_the_bytes_aiohttp_sends(
+    http: HttpChecker, request_path: str, virtualhost: str, method: str
+) -> None:
+    """The lean plain-http check (checks/httpflight.py) and the aiohttp path put the same
+    request on the wire: a real (or its access log) cannot tell them apart."""
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    target = Target("127.0.0.1", server.sockets[0].getsockname()[1])
+    checked = spec(request=request_path, virtualhost=virtualhost, httpmethod=method)
+    assert http.flight_factory(target, checked) is not None  # this check takes the lean path
+    lean = await http.check(target, checked)
+    aiohttp_path = await bounded(2.0, lambda: http._negotiate(target, checked))
+    server.close()
+    await server.wait_closed()
+    assert lean.ok and aiohttp_path.ok
+    assert len(received) == 2 and received[0] == received[1]
